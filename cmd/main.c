@@ -1,0 +1,60 @@
+/* bptrain: the subcommand table, --help and --version. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+
+struct bp_subcommand {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct bp_subcommand subcommands[] = {
+	{ "train",     cmd_train,     "train a network from a YAML config" },
+	{ "gradcheck", cmd_gradcheck, "check backprop gradients against finite differences" },
+};
+#define NSUB (sizeof subcommands / sizeof subcommands[0])
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: bptrain COMMAND [OPTIONS]\n"
+	           "       bptrain COMMAND --help | bptrain --help | bptrain --version\n\n"
+	           "Train and evaluate neural networks by backpropagation.\n\ncommands:\n");
+	for (size_t i = 0; i < NSUB; i++)
+		fprintf(f, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
+	fprintf(f, "\nexit status: 0 ok, 1 runtime failure, 2 usage or config error, "
+	           "3 data error, 4 diverged, 130 interrupted\n");
+}
+
+static int finish(int status)
+{
+	/* A full disk or closed pipe on stdout is a failure, not a success. */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "bptrain: error: could not write to standard output\n");
+		return status ? status : 1;
+	}
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return BP_EXIT_USAGE;
+	}
+	const char *name = argv[1];
+	if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+		usage(stdout);
+		return finish(0);
+	}
+	if (strcmp(name, "--version") == 0) {
+		printf("bptrain %s\n", BP_VERSION);
+		return finish(0);
+	}
+	for (size_t i = 0; i < NSUB; i++)
+		if (strcmp(name, subcommands[i].name) == 0)
+			return finish(subcommands[i].run(argc - 1, argv + 1));
+	fprintf(stderr, "bptrain: error: unknown command '%s' (see 'bptrain --help')\n", name);
+	return BP_EXIT_USAGE;
+}

@@ -1,0 +1,24 @@
+#include "cmd.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+int bp_report(const struct bp_err *e)
+{
+	if (e->where[0])
+		fprintf(stderr, "bptrain: error: %s: %s\n", e->where, e->msg);
+	else
+		fprintf(stderr, "bptrain: error: %s\n", e->msg);
+	return e->kind ? (int)e->kind : 1;
+}
+
+int bp_usage_error(const char *cmd, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "bptrain: error: %s (see 'bptrain %s --help')\n", msg, cmd);
+	return BP_EXIT_USAGE;
+}
