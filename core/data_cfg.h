@@ -1,0 +1,42 @@
+/* The `data:` section of a config, as the config code resolves it and the
+ * dataset code consumes it. Paths are absolute once resolved. */
+#ifndef BP_DATA_CFG_H
+#define BP_DATA_CFG_H
+
+#include <stdbool.h>
+
+enum bp_data_format { BP_FMT_IDX, BP_FMT_CSV };
+enum bp_normalize { BP_NORM_NONE, BP_NORM_SCALE, BP_NORM_STANDARDIZE };
+
+#define BP_MAX_TARGETS 64
+
+/* One split's files: images + labels for IDX, path for CSV. */
+struct bp_fileset {
+	bool present;
+	char *images, *labels;      /* idx */
+	char *path;                 /* csv */
+	char where[512];            /* config position of this file set, for errors */
+};
+
+struct bp_data_cfg {
+	enum bp_data_format format;
+	struct bp_fileset train, test, val;
+	double val_split;           /* in (0,1) when validation is {split: F}; 0 otherwise */
+	enum bp_normalize normalize;
+	/* csv only */
+	long label_column[BP_MAX_TARGETS];   /* negative counts from the end */
+	int nlabel_columns;                  /* 1 unless a list was given (mse) */
+	long skip_rows;
+	bool header;
+	char delimiter;
+};
+
+/* What the model expects of the labels, decided from the loss and the
+ * output layer before any data is read. */
+struct bp_label_spec {
+	bool classes;               /* cross_entropy: integer class indices */
+	bool binary;                /* binary_cross_entropy: targets must be 0 or 1 */
+	int width;                  /* classes: output units; else: number of targets */
+};
+
+#endif

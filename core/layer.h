@@ -1,0 +1,79 @@
+/* The layer interface: a small const vtable per kind and a small header per
+ * instance. The network owns all memory; layers get views into it and never
+ * allocate in forward or backward. */
+#ifndef BP_LAYER_H
+#define BP_LAYER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "act.h"
+#include "err.h"
+#include "node.h"
+#include "rng.h"
+
+/* A per-sample shape: channels, height, width (a flat vector is c×1×1). */
+struct bp_shape {
+	int c, h, w;
+};
+static inline size_t bp_shape_size(struct bp_shape s) { return (size_t)s.c * s.h * s.w; }
+
+enum bp_init { BP_INIT_AUTO, BP_INIT_HE, BP_INIT_GLOROT, BP_INIT_UNIFORM };
+
+/* A named parameter tensor inside a layer's slice of the flat arrays. */
+#define BP_MAX_TENSORS 4
+struct bp_tensor_desc {
+	const char *name;      /* "W", "b" */
+	int rank;
+	int dims[4];
+	size_t offset;         /* into the layer's param/grad slice */
+	size_t size;
+};
+
+struct bp_layer;
+
+struct bp_layer_ops {
+	const char *type;      /* YAML spelling: "dense", "dropout" */
+	size_t priv_size;      /* per-kind state, zeroed and owned by the net */
+	/* Keys this kind accepts besides "type" (NULL-terminated). */
+	const char *const *keys;
+	/* Validates spec, fills its defaults into it, and sets l->out (and any
+	 * priv) from l->in. */
+	int (*configure)(struct bp_layer *l, struct bp_node *spec, struct bp_err *err);
+	size_t (*nparam)(const struct bp_layer *l);
+	/* Describes the parameter tensors; returns how many (≤ BP_MAX_TENSORS). */
+	int (*tensors)(const struct bp_layer *l, struct bp_tensor_desc *out);
+	void (*init_params)(struct bp_layer *l, enum bp_init init, struct bp_rng *rng);
+	/* Floats of per-layer scratch for a batch of n (e.g. a dropout mask). */
+	size_t (*work_size)(const struct bp_layer *l, int n);
+	/* y (n, out) from x (n, in). rng is used only when train is true. */
+	void (*forward)(struct bp_layer *l, const float *x, float *y, int n, bool train, struct bp_rng *rng);
+	/* Accumulates into l->grad, overwrites dx (skipped when NULL). dy is
+	 * scratch: the layer may overwrite it. */
+	void (*backward)(struct bp_layer *l, const float *x, const float *y, float *dy, float *dx, int n);
+};
+
+struct bp_layer {
+	const struct bp_layer_ops *ops;
+	struct bp_shape in, out;
+	enum bp_act act;        /* output activation (linear for kinds without one) */
+	bool act_fused;         /* set by the net: forward stops at the
+	                           pre-activation and backward receives dL/dz */
+	float *param, *grad;    /* views into the net's flat arrays */
+	float *work;            /* view into the net's scratch */
+	void *priv;
+};
+
+/* The registry: NULL-terminated, in the order shown to users. */
+extern const struct bp_layer_ops *const bp_layer_kinds[];
+extern const struct bp_layer_ops bp_layer_dense, bp_layer_dropout;
+
+/* Looks up spec's "type" ("did you mean" on a typo); fails with a config
+ * error at spec. */
+int bp_layer_find(const struct bp_node *spec, const struct bp_layer_ops **ops, struct bp_err *err);
+
+/* Validates one layer spec of model.layers and fills in its defaults, for a
+ * layer whose input shape is in. On success *out is the output shape. */
+int bp_layer_spec_resolve(struct bp_node *spec, struct bp_shape in, struct bp_shape *out, struct bp_err *err);
+
+#endif

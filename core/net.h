@@ -1,0 +1,53 @@
+/* A feed-forward network built from model.layers. It owns one flat
+ * parameter array, one flat gradient array, the activation and delta
+ * buffers for the largest batch and every layer's scratch, all allocated
+ * once by bp_net_new; forward, backward and zero_grad allocate nothing. */
+#ifndef BP_NET_H
+#define BP_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "layer.h"
+#include "loss.h"
+
+struct bp_net {
+	int nlayers;
+	struct bp_layer *layers;
+	enum bp_loss loss;
+	int max_batch;
+	size_t nparam;
+	float *param, *grad;        /* flat, nparam each */
+	float **act;                /* act[0] = input copy, act[i+1] = layer i output (max_batch × width) */
+	float **delta;              /* delta[i] = dL/d act[i] (delta[0] unused) */
+	float *work;                /* all layers' scratch */
+	float *proba;               /* output probabilities when the output activation is fused */
+	struct bp_rng *rng;         /* dropout; not owned */
+	void *mem;                  /* the single block behind act/delta/work/proba */
+};
+
+/* Builds the net for per-sample input shape in, from the list node layers
+ * (specs are resolved: defaults filled in). NULL on failure (err filled). */
+struct bp_net *bp_net_new(struct bp_node *layers, struct bp_shape in, enum bp_loss loss,
+                          int max_batch, struct bp_err *err);
+void bp_net_free(struct bp_net *net);
+
+struct bp_shape bp_net_out_shape(const struct bp_net *net);
+size_t bp_net_in_width(const struct bp_net *net);
+size_t bp_net_out_width(const struct bp_net *net);
+
+void bp_net_init(struct bp_net *net, enum bp_init init, struct bp_rng *rng);
+void bp_net_zero_grad(struct bp_net *net);
+/* Runs the layers on x (n × in). The output (logits when the output
+ * activation is fused with the loss) is bp_net_output. */
+void bp_net_forward(struct bp_net *net, const float *x, int n, bool train);
+const float *bp_net_output(const struct bp_net *net);
+/* The output after the output activation (probabilities for softmax). */
+const float *bp_net_proba(struct bp_net *net, int n);
+/* Mean loss over the batch of the last forward; also seeds the output delta.
+ * Labels: classes (int32) for cross_entropy; targets (n × out floats) for
+ * binary_cross_entropy and mse. */
+double bp_net_loss(struct bp_net *net, const struct bp_targets *t, int n);
+void bp_net_backward(struct bp_net *net, int n);
+
+#endif
