@@ -72,6 +72,13 @@ extern const struct bp_layer_ops bp_layer_dense, bp_layer_dropout;
  * error at spec. */
 int bp_layer_find(const struct bp_node *spec, const struct bp_layer_ops **ops, struct bp_err *err);
 
+/* Checks spec's keys against the kind's and runs ops->configure. */
+int bp_layer_configure(struct bp_layer *l, struct bp_node *spec, struct bp_err *err);
+
+/* For configure: spec's node for key, inserting value as its default when
+ * absent (so the resolved config shows every default). NULL when out of memory. */
+struct bp_node *bp_layer_default(struct bp_node *spec, const char *key, const char *value, struct bp_err *err);
+
 /* Validates one layer spec of model.layers and fills in its defaults, for a
  * layer whose input shape is in. On success *out is the output shape. */
 int bp_layer_spec_resolve(struct bp_node *spec, struct bp_shape in, struct bp_shape *out, struct bp_err *err);

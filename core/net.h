@@ -22,6 +22,9 @@ struct bp_net {
 	float **delta;              /* delta[i] = dL/d act[i] (delta[0] unused) */
 	float *work;                /* all layers' scratch */
 	float *proba;               /* output probabilities when the output activation is fused */
+	struct bp_node **specs;     /* each layer's spec, for errors; not owned */
+	size_t *offset;             /* each layer's slice of param/grad */
+	const float *input;         /* the x of the last forward; not owned */
 	struct bp_rng *rng;         /* dropout; not owned */
 	void *mem;                  /* the single block behind act/delta/work/proba */
 };
@@ -49,5 +52,10 @@ const float *bp_net_proba(struct bp_net *net, int n);
  * binary_cross_entropy and mse. */
 double bp_net_loss(struct bp_net *net, const struct bp_targets *t, int n);
 void bp_net_backward(struct bp_net *net, int n);
+
+/* Parameter tensors across the net, in layer order: "layers.I.NAME". */
+int bp_net_ntensors(const struct bp_net *net);
+/* Tensor j: its description (offset is into net->param) and name. */
+void bp_net_tensor(const struct bp_net *net, int j, struct bp_tensor_desc *desc, char *name, size_t size);
 
 #endif
