@@ -1,0 +1,242 @@
+#include "optim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const bp_optim_names[] = {
+	[BP_OPTIM_SGD] = "sgd",
+	[BP_OPTIM_MOMENTUM] = "momentum",
+	[BP_OPTIM_NESTEROV] = "nesterov",
+	[BP_OPTIM_ADAM] = "adam",
+	[BP_OPTIM_ADAMW] = "adamw",
+	[BP_OPTIM_RMSPROP] = "rmsprop",
+	[BP_OPTIM_ADAGRAD] = "adagrad",
+	NULL,
+};
+
+/* Which state arrays each type keeps, and their PyTorch names. */
+static const struct {
+	const char *m, *v;
+} slot_names[] = {
+	[BP_OPTIM_SGD] = { NULL, NULL },
+	[BP_OPTIM_MOMENTUM] = { "momentum_buffer", NULL },
+	[BP_OPTIM_NESTEROV] = { "momentum_buffer", NULL },
+	[BP_OPTIM_ADAM] = { "exp_avg", "exp_avg_sq" },
+	[BP_OPTIM_ADAMW] = { "exp_avg", "exp_avg_sq" },
+	[BP_OPTIM_RMSPROP] = { NULL, "square_avg" },
+	[BP_OPTIM_ADAGRAD] = { NULL, "sum" },
+};
+
+int bp_optim_type_from_name(const char *name)
+{
+	for (int i = 0; name && bp_optim_names[i]; i++)
+		if (strcmp(name, bp_optim_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+static int check_cfg(const struct bp_optim_cfg *c, struct bp_err *err)
+{
+	if ((unsigned)c->type > BP_OPTIM_ADAGRAD)
+		return bp_fail(err, BP_ERR_CONFIG, NULL, "unknown optimizer type %d", (int)c->type);
+	const char *type = bp_optim_names[c->type];
+	if (!(c->lr >= 0 && isfinite(c->lr)))
+		return bp_fail(err, BP_ERR_CONFIG, NULL, "'optimizer.lr' must be at least 0, got %g", c->lr);
+	if (!(c->weight_decay >= 0 && isfinite(c->weight_decay)))
+		return bp_fail(err, BP_ERR_CONFIG, NULL, "'optimizer.weight_decay' must be at least 0, got %g",
+		               c->weight_decay);
+	if (!(c->clip_norm >= 0 && isfinite(c->clip_norm)))
+		return bp_fail(err, BP_ERR_CONFIG, NULL, "'optimizer.clip_norm' must be at least 0 (0 = off), got %g",
+		               c->clip_norm);
+	switch (c->type) {
+	case BP_OPTIM_MOMENTUM:
+	case BP_OPTIM_NESTEROV:
+		if (!(c->momentum >= 0 && c->momentum < 1))
+			return bp_fail(err, BP_ERR_CONFIG, NULL, "'optimizer.momentum' must be in [0, 1) for %s, got %g",
+			               type, c->momentum);
+		break;
+	case BP_OPTIM_ADAM:
+	case BP_OPTIM_ADAMW:
+		if (!(c->beta1 >= 0 && c->beta1 < 1))
+			return bp_fail(err, BP_ERR_CONFIG, NULL, "'optimizer.beta1' must be in [0, 1) for %s, got %g",
+			               type, c->beta1);
+		if (!(c->beta2 >= 0 && c->beta2 < 1))
+			return bp_fail(err, BP_ERR_CONFIG, NULL, "'optimizer.beta2' must be in [0, 1) for %s, got %g",
+			               type, c->beta2);
+		break;
+	default:
+		break;
+	}
+	if (slot_names[c->type].v && !(c->eps > 0 && isfinite(c->eps)))
+		return bp_fail(err, BP_ERR_CONFIG, NULL, "'optimizer.eps' must be a positive number for %s, got %g",
+		               type, c->eps);
+	return 0;
+}
+
+int bp_optim_init(struct bp_optim *o, const struct bp_optim_cfg *cfg, size_t n, struct bp_err *err)
+{
+	memset(o, 0, sizeof *o);
+	if (check_cfg(cfg, err))
+		return -1;
+	o->cfg = *cfg;
+	o->n = n;
+	size_t alloc = n ? n : 1;
+	if (slot_names[cfg->type].m && !(o->m = calloc(alloc, sizeof *o->m)))
+		return bp_fail_oom(err, "optimizer state", alloc * sizeof *o->m);
+	if (slot_names[cfg->type].v && !(o->v = calloc(alloc, sizeof *o->v))) {
+		bp_optim_release(o);
+		return bp_fail_oom(err, "optimizer state", alloc * sizeof *o->v);
+	}
+	return 0;
+}
+
+void bp_optim_release(struct bp_optim *o)
+{
+	if (!o)
+		return;
+	free(o->m);
+	free(o->v);
+	o->m = o->v = NULL;
+	o->n = 0;
+	o->step = 0;
+}
+
+void bp_optim_reset(struct bp_optim *o)
+{
+	o->step = 0;
+	if (o->m)
+		memset(o->m, 0, o->n * sizeof *o->m);
+	if (o->v)
+		memset(o->v, 0, o->n * sizeof *o->v);
+}
+
+int bp_optim_slots(struct bp_optim *o, struct bp_optim_slot out[BP_OPTIM_MAX_SLOTS])
+{
+	int k = 0;
+	if (o->m)
+		out[k++] = (struct bp_optim_slot){ slot_names[o->cfg.type].m, o->m };
+	if (o->v)
+		out[k++] = (struct bp_optim_slot){ slot_names[o->cfg.type].v, o->v };
+	return k;
+}
+
+double bp_optim_grad_norm(const float *grad, size_t n)
+{
+	double s = 0;
+	for (size_t i = 0; i < n; i++)
+		s += (double)grad[i] * grad[i];
+	return sqrt(s);
+}
+
+/* The kernels. In each, g = s·grad + wd·p is the clipped, decayed gradient;
+ * scalars are float, as PyTorch applies them to float32 tensors. */
+
+static void step_sgd(float *restrict p, const float *restrict grad, size_t n, float s, float wd, float lr)
+{
+	for (size_t i = 0; i < n; i++) {
+		float g = s * grad[i] + wd * p[i];
+		p[i] -= lr * g;
+	}
+}
+
+static void step_momentum(float *restrict p, float *restrict b, const float *restrict grad, size_t n,
+                          float s, float wd, float lr, float mu)
+{
+	for (size_t i = 0; i < n; i++) {
+		float g = s * grad[i] + wd * p[i];
+		b[i] = mu * b[i] + g;
+		p[i] -= lr * b[i];
+	}
+}
+
+static void step_nesterov(float *restrict p, float *restrict b, const float *restrict grad, size_t n,
+                          float s, float wd, float lr, float mu)
+{
+	for (size_t i = 0; i < n; i++) {
+		float g = s * grad[i] + wd * p[i];
+		b[i] = mu * b[i] + g;
+		p[i] -= lr * (g + mu * b[i]);
+	}
+}
+
+/* step_size = lr / (1 − β1ᵗ), bc2s = √(1 − β2ᵗ); decay = 1 − lr·λ (adamw) or 1. */
+static void step_adam(float *restrict p, float *restrict m, float *restrict v, const float *restrict grad,
+                      size_t n, float s, float wd, float decay, float b1, float omb1, float b2, float omb2,
+                      float step_size, float bc2s, float eps)
+{
+	for (size_t i = 0; i < n; i++) {
+		float pi = p[i] * decay;
+		float g = s * grad[i] + wd * pi;
+		m[i] = b1 * m[i] + omb1 * g;
+		v[i] = b2 * v[i] + omb2 * g * g;
+		p[i] = pi - step_size * m[i] / (sqrtf(v[i]) / bc2s + eps);
+	}
+}
+
+static void step_rmsprop(float *restrict p, float *restrict v, const float *restrict grad, size_t n,
+                         float s, float wd, float lr, float alpha, float oma, float eps)
+{
+	for (size_t i = 0; i < n; i++) {
+		float g = s * grad[i] + wd * p[i];
+		v[i] = alpha * v[i] + oma * g * g;
+		p[i] -= lr * g / (sqrtf(v[i]) + eps);
+	}
+}
+
+static void step_adagrad(float *restrict p, float *restrict v, const float *restrict grad, size_t n,
+                         float s, float wd, float lr, float eps)
+{
+	for (size_t i = 0; i < n; i++) {
+		float g = s * grad[i] + wd * p[i];
+		v[i] += g * g;
+		p[i] -= lr * g / (sqrtf(v[i]) + eps);
+	}
+}
+
+void bp_optim_step(struct bp_optim *o, float *param, const float *grad, size_t n, double lr)
+{
+	BP_BUG(n != o->n);
+	const struct bp_optim_cfg *c = &o->cfg;
+	o->step++;
+	float s = 1.0f;
+	if (c->clip_norm > 0) {
+		double coef = c->clip_norm / (bp_optim_grad_norm(grad, n) + 1e-6);
+		if (!(coef >= 1.0))
+			s = (float)coef;
+	}
+	float wd = (float)c->weight_decay;
+	float flr = (float)lr;
+	switch (c->type) {
+	case BP_OPTIM_SGD:
+		step_sgd(param, grad, n, s, wd, flr);
+		break;
+	case BP_OPTIM_MOMENTUM:
+		step_momentum(param, o->m, grad, n, s, wd, flr, (float)c->momentum);
+		break;
+	case BP_OPTIM_NESTEROV:
+		step_nesterov(param, o->m, grad, n, s, wd, flr, (float)c->momentum);
+		break;
+	case BP_OPTIM_ADAM:
+	case BP_OPTIM_ADAMW: {
+		double t = (double)o->step;
+		double bc1 = 1.0 - pow(c->beta1, t), bc2 = 1.0 - pow(c->beta2, t);
+		float decay = 1.0f;
+		if (c->type == BP_OPTIM_ADAMW) {
+			decay = (float)(1.0 - lr * c->weight_decay);
+			wd = 0.0f;
+		}
+		step_adam(param, o->m, o->v, grad, n, s, wd, decay, (float)c->beta1, (float)(1.0 - c->beta1),
+		          (float)c->beta2, (float)(1.0 - c->beta2), (float)(lr / bc1), (float)sqrt(bc2),
+		          (float)c->eps);
+		break;
+	}
+	case BP_OPTIM_RMSPROP:
+		step_rmsprop(param, o->v, grad, n, s, wd, flr, (float)BP_RMSPROP_ALPHA,
+		             (float)(1.0 - BP_RMSPROP_ALPHA), (float)c->eps);
+		break;
+	case BP_OPTIM_ADAGRAD:
+		step_adagrad(param, o->v, grad, n, s, wd, flr, (float)c->eps);
+		break;
+	}
+}
