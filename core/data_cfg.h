@@ -6,7 +6,10 @@
 #include <stdbool.h>
 
 enum bp_data_format { BP_FMT_IDX, BP_FMT_CSV };
-enum bp_normalize { BP_NORM_NONE, BP_NORM_SCALE, BP_NORM_STANDARDIZE };
+/* BP_NORM_AUTO is what an IDX config without `normalize` resolves to: the
+ * element type is unknown until the file is read, so the dataset decides
+ * (SPEC: scale for uint8 IDX data, none otherwise). CSV resolves to none. */
+enum bp_normalize { BP_NORM_NONE, BP_NORM_SCALE, BP_NORM_STANDARDIZE, BP_NORM_AUTO };
 
 #define BP_MAX_TARGETS 64
 

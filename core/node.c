@@ -73,6 +73,8 @@ struct bp_node *bp_node_clone(const struct bp_node *n)
 		return NULL;
 	}
 	c->quoted = n->quoted;
+	c->key_line = n->key_line;
+	c->key_col = n->key_col;
 	for (const struct bp_node *k = n->child; k; k = k->next) {
 		struct bp_node *kc = bp_node_clone(k);
 		if (!kc) {
@@ -154,6 +156,18 @@ const char *bp_node_where(const struct bp_node *n, char *buf, size_t size)
 	return buf;
 }
 
+const char *bp_node_key_where(const struct bp_node *n, char *buf, size_t size)
+{
+	if (n && n->key_line > 0) {
+		snprintf(buf, size, "%s:%d:%d", n->file, n->key_line, n->key_col);
+		return buf;
+	}
+	return bp_node_where(n, buf, size);
+}
+
+static int key_fail(struct bp_err *e, const struct bp_node *n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 int bp_node_fail(struct bp_err *e, enum bp_errkind kind, const struct bp_node *n, const char *fmt, ...)
 {
 	char where[sizeof e->where], msg[sizeof e->msg];
@@ -162,6 +176,17 @@ int bp_node_fail(struct bp_err *e, enum bp_errkind kind, const struct bp_node *n
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	return bp_fail(e, kind, bp_node_where(n, where, sizeof where), "%s", msg);
+}
+
+/* A config error at n's key. */
+static int key_fail(struct bp_err *e, const struct bp_node *n, const char *fmt, ...)
+{
+	char where[sizeof e->where], msg[sizeof e->msg];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	return bp_fail(e, BP_ERR_CONFIG, bp_node_key_where(n, where, sizeof where), "%s", msg);
 }
 
 const char *bp_node_path(const struct bp_node *n, char *buf, size_t size)
@@ -327,15 +352,15 @@ int bp_node_check_keys(const struct bp_node *n, const char *const *allowed, stru
 			ok = strcmp(c->key, allowed[i]) == 0;
 		for (const struct bp_node *d = n->child; d != c && ok; d = d->next)
 			if (strcmp(d->key, c->key) == 0)
-				return bp_node_fail(e, BP_ERR_CONFIG, c, "duplicate key '%s'", c->key);
+				return key_fail(e, c, "duplicate key '%s'", c->key);
 		if (ok)
 			continue;
 		char path[256], list[512];
 		const char *near = bp_nearest(c->key, allowed);
 		bp_node_path(c, path, sizeof path);
 		if (near)
-			return bp_node_fail(e, BP_ERR_CONFIG, c, "unknown key '%s' (did you mean '%s'?)", path, near);
-		return bp_node_fail(e, BP_ERR_CONFIG, c, "unknown key '%s'; valid keys here: %s",
+			return key_fail(e, c, "unknown key '%s' (did you mean '%s'?)", path, near);
+		return key_fail(e, c, "unknown key '%s'; valid keys here: %s",
 		                    path, bp_join_names(allowed, list, sizeof list));
 	}
 	return 0;

@@ -23,6 +23,7 @@ struct bp_node {
 	int nchild;
 	char *file;                     /* config path, or "--set KEY=VALUE" */
 	int line, col;                  /* 1-based; 0 = no position */
+	int key_line, key_col;          /* the key's position in its map; 0 = none */
 };
 
 /* Heap nodes: the tree owns its children; bp_node_free(NULL) is a no-op. */
@@ -43,6 +44,9 @@ struct bp_node *bp_node_at(const struct bp_node *list, int index);
 
 /* "file:line:col", or "file" when the node has no position. */
 const char *bp_node_where(const struct bp_node *n, char *buf, size_t size);
+/* Where n's key is written in its map (for unknown or duplicate keys);
+ * bp_node_where(n) when the key has no position. */
+const char *bp_node_key_where(const struct bp_node *n, char *buf, size_t size);
 /* A config (or other kind) error positioned at n; returns -1. */
 int bp_node_fail(struct bp_err *e, enum bp_errkind kind, const struct bp_node *n, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

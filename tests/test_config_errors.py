@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""Bad configs and bad --set arguments against the built bptrain.
+
+Usage: test_config_errors.py PATH/TO/bptrain
+
+Each case writes c.yaml into a fresh folder, runs
+`bptrain train c.yaml --print-config ARGS...` there, and checks the exit
+status and that stderr is exactly one line,
+`bptrain: error: WHERE: MESSAGE`, with MESSAGE holding the expected words.
+In a case's YAML, '@' marks where the error must point (it is removed before
+the file is written) and gives WHERE = c.yaml:LINE:COL; cases without '@'
+give WHERE explicitly. A few good configs check --print-config itself: it
+succeeds, and its output loads back to the same text.
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+OK_HEAD = "data: {train: {path: d.csv}}\nmodel: {layers: [{type: dense, units: 3}]}\n"
+IDX_HEAD = ("data: {train: {images: x-idx3-ubyte, labels: y-idx1-ubyte}}\n"
+            "model: {layers: [{type: dense, units: 3}]}\n")
+
+# (name, yaml, extra args, exit status, where (None: from '@'), message words)
+CASES = [
+    # YAML syntax and structure
+    ("unclosed flow list", "a: [b, c\n@", [], 2, None, "invalid YAML"),
+    ("tab indentation", "train:\n@\tepochs: 3\n", [], 2, None, "tab in the indentation"),
+    ("bad indentation", "train:\n  epochs: 3\n @batch_size: 2\n", [], 2, None, "invalid YAML"),
+    ("mapping value in plain scalar", "name: a@: b\n", [], 2, None, "invalid YAML"),
+    ("duplicate key", OK_HEAD + "train: {epochs: 3, @epochs: 4}\n", [], 2, None, "duplicate key 'epochs'"),
+    ("anchor", "a: @&x [1, 2]\nb: *x\n", [], 2, None, "anchors"),
+    ("alias bomb", "a: @&a [1, 1, 1, 1]\nb: &b [*a, *a, *a, *a]\nc: [*b, *b, *b, *b]\n", [], 2, None,
+     "not supported"),
+    ("alias as key", "a: 1\n@*x : 2\n", [], 2, None, "aliases ('*x') are not supported"),
+    ("two documents", "a: 1\n@---\nb: 2\n", [], 2, None, "one document"),
+    ("empty file", "", [], 2, "c.yaml", "the config is empty"),
+    ("only comments", "# nothing here\n\n", [], 2, "c.yaml", "the config is empty"),
+    ("top level list", "@- data\n- model\n", [], 2, None, "must be a mapping"),
+    ("top level scalar", "@hello\n", [], 2, None, "must be a mapping"),
+    ("deep nesting", "a: " + "[" * 63 + "@[" + "]" * 64 + "\n", [], 2, None, "nesting deeper than 64"),
+    ("invalid utf-8", "name: ab@\xff\n", [], 2, None, "invalid YAML"),
+    ("complex key", "? @[a, b]\n: 1\n", [], 2, None, "key must be a single name"),
+    ("unknown tag", "name: @!python/object x\n", [], 2, None, "unsupported YAML tag"),
+    # keys
+    ("misspelt top key", OK_HEAD + "@optimzer: {lr: 0.1}\n", [], 2, None,
+     "unknown key 'optimzer' (did you mean 'optimizer'?)"),
+    ("misspelt nested key", OK_HEAD + "train:\n  @epohcs: 3\n", [], 2, None,
+     "unknown key 'train.epohcs' (did you mean 'epochs'?)"),
+    ("unknown key, no suggestion", OK_HEAD + "@zzzzzz: 1\n", [], 2, None, "unknown key 'zzzzzz'; valid keys"),
+    ("missing data", "model: {layers: [{type: dense}]}\n", [], 2, "c.yaml:1:1", "missing required key 'data'"),
+    ("missing model", "data: {train: {path: d.csv}}\n", [], 2, "c.yaml:1:1", "missing required key 'model'"),
+    ("missing layers", "data: {train: {path: d.csv}}\nmodel: @{init: he}\n", [], 2, None,
+     "missing required key 'model.layers'"),
+    ("missing train", "data: @{test: {path: d.csv}}\nmodel: {layers: [{type: dense}]}\n", [], 2, None,
+     "missing required key 'data.train'"),
+    ("missing labels", "data: {train: @{images: x-ubyte}}\nmodel: {layers: [{type: dense}]}\n", [], 2, None,
+     "missing required key 'data.train.labels'"),
+    # types and ranges
+    ("word for integer", OK_HEAD + "train: {epochs: @ten}\n", [], 2, None,
+     "'train.epochs' must be an integer, got 'ten'"),
+    ("fraction for integer", OK_HEAD + "train: {batch_size: @2.5}\n", [], 2, None, "must be an integer"),
+    ("zero batch size", OK_HEAD + "train: {batch_size: @0}\n", [], 2, None, "'train.batch_size' must be between 1"),
+    ("negative lr", OK_HEAD + "optimizer: {lr: @-0.1}\n", [], 2, None, "'optimizer.lr' must be between 0"),
+    ("zero lr", OK_HEAD + "optimizer: {lr: @0}\n", [], 2, None, "'optimizer.lr' must be greater than 0"),
+    ("beta1 of one", OK_HEAD + "optimizer: {beta1: @1}\n", [], 2, None, "must be less than 1"),
+    ("bad bool", OK_HEAD + "train: {shuffle: @maybe}\n", [], 2, None, "must be true or false"),
+    ("negative seed", OK_HEAD + "seed: @-1\n", [], 2, None, "'seed' must be between 0"),
+    ("list for mapping", OK_HEAD + "optimizer: @[adam, 0.1]\n", [], 2, None,
+     "'optimizer' must be a mapping, not a list"),
+    ("mapping for scalar", OK_HEAD + "loss: @{type: mse}\n", [], 2, None, "'loss' must be a single value"),
+    ("misspelt choice", OK_HEAD + "loss: @crossentropy\n", [], 2, None, "did you mean 'cross_entropy'"),
+    ("unknown optimizer", OK_HEAD + "optimizer: {type: @adamax}\n", [], 2, None, "unknown optimizer.type"),
+    ("unknown normalize", OK_HEAD.replace("d.csv}", "d.csv}, normalize: @minmax"), [], 2, None,
+     "unknown data.normalize 'minmax'"),
+    ("empty name", OK_HEAD + "name: @''\n", [], 2, None, "'name' must not be empty"),
+    # model
+    ("empty layers", "data: {train: {path: d.csv}}\nmodel: {layers: @[]}\n", [], 2, None, "is empty"),
+    ("layers as mapping", "data: {train: {path: d.csv}}\nmodel: {layers: @{type: dense}}\n", [], 2, None,
+     "'model.layers' must be a list"),
+    ("layer without type", "data: {train: {path: d.csv}}\nmodel: {layers: [{type: dense}, @{units: 2}]}\n",
+     [], 2, None, "'model.layers.1' has no 'type'"),
+    # schedule, metrics
+    ("schedule key of another type", OK_HEAD + "optimizer: {schedule: {type: constant, @gamma: 0.5}}\n",
+     [], 2, None, "does not apply to a 'constant' schedule"),
+    ("cosine floor above lr", OK_HEAD + "optimizer: {lr: 0.01, schedule: {type: cosine, min_lr: @0.1}}\n",
+     [], 2, None, "must not exceed 'optimizer.lr'"),
+    ("gamma zero", OK_HEAD + "optimizer: {schedule: {type: step, gamma: @0}}\n", [], 2, None,
+     "must be greater than 0"),
+    ("mse with val_accuracy", OK_HEAD + "loss: mse\noutput: {best_metric: @val_accuracy}\n", [], 2, None,
+     "cannot be val_accuracy with loss mse"),
+    # data
+    ("label list without mse", "data: {train: {path: d.csv}, label_column: @[0, 1]}\n"
+     "model: {layers: [{type: dense}]}\n", [], 2, None, "may be a list only with loss mse"),
+    ("repeated label column", "data: {train: {path: d.csv}, label_column: [0, @0]}\n"
+     "model: {layers: [{type: dense}]}\nloss: mse\n", [], 2, None, "repeats column 0"),
+    ("csv key for idx data", IDX_HEAD.replace("}}\n", "}, @skip_rows: 1}\n", 1), [], 2, None,
+     "'data.skip_rows' applies only to csv data"),
+    ("csv file key for idx", "data: {format: idx, train: {@path: d.csv}}\nmodel: {layers: [{type: dense}]}\n",
+     [], 2, None, "is for csv data"),
+    ("misspelt file key", "data: {train: {@pth: d.csv}}\nmodel: {layers: [{type: dense}]}\n", [], 2, None,
+     "did you mean 'path'"),
+    ("validation split too big", "data: {train: {path: d.csv}, validation: {split: @1.5}}\n"
+     "model: {layers: [{type: dense}]}\n", [], 2, None, "'data.validation.split' must be between 0 and 1"),
+    ("split and files", "data: {train: {path: d.csv}, validation: @{split: 0.1, path: v.csv}}\n"
+     "model: {layers: [{type: dense}]}\n", [], 2, None, "either 'split' or files"),
+    ("two-character delimiter", "data: {train: {path: d.csv}, delimiter: @';;'}\n"
+     "model: {layers: [{type: dense}]}\n", [], 2, None, "must be one character"),
+    ("unknown format", "data: {format: @parquet, train: {path: d.csv}}\nmodel: {layers: [{type: dense}]}\n",
+     [], 2, None, "unknown data.format 'parquet'"),
+    # --set
+    ("set without =", OK_HEAD, ["--set", "train.epochs"], 2, "--set train.epochs", "expected KEY=VALUE"),
+    ("set with empty key", OK_HEAD, ["--set", "=5"], 2, "--set =5", "key before '=' is empty"),
+    ("set with empty part", OK_HEAD, ["--set", "train..epochs=5"], 2, "--set train..epochs=5", "empty part"),
+    ("set index out of range", OK_HEAD, ["--set", "model.layers.3.units=1"], 2,
+     "--set model.layers.3.units=1", "index 3 is out of range"),
+    ("set index not a number", OK_HEAD, ["--set", "model.layers.first.units=1"], 2,
+     "--set model.layers.first.units=1", "not an index"),
+    ("set unknown key", OK_HEAD, ["--set", "train.epohcs=3"], 2, "--set train.epohcs=3", "did you mean 'epochs'"),
+    ("set bad value", OK_HEAD, ["--set", "train.epochs=many"], 2, "--set train.epochs=many",
+     "must be an integer, got 'many'"),
+    ("set out of range", OK_HEAD, ["--set", "optimizer.beta2=2"], 2, "--set optimizer.beta2=2", "must be"),
+    ("set bad yaml", OK_HEAD, ["--set", "train.epochs=[1"], 2, "--set train.epochs=[1", "invalid YAML"),
+    ("set inside a value", OK_HEAD, ["--set", "model.layers.0.type.x=1"], 2, "--set model.layers.0.type.x=1",
+     "is a single value"),
+    ("set later wins, still bad", OK_HEAD, ["--set", "train.epochs=3", "--set", "train.epochs=0"], 2,
+     "--set train.epochs=0", "must be between 1"),
+    # files and usage
+    ("missing config", None, [], 2, "missing.yaml", "no such file"),
+    ("folder as config", "DIR", [], 2, "sub", "is a folder"),
+    ("unknown option", OK_HEAD, ["--bogus"], 2, "", "unknown option '--bogus'"),
+    ("option without value", OK_HEAD, ["--set"], 2, "", "needs a value"),
+    ("bad thread count", OK_HEAD, ["--threads", "-2"], 2, "", "'--threads' must be"),
+    ("second positional", OK_HEAD, ["extra.yaml"], 2, "", "unexpected argument 'extra.yaml'"),
+]
+
+
+def locate(text):
+    """Removes the '@' marker; returns the text and the marker's LINE:COL."""
+    i = text.index("@")
+    line = text.count("\n", 0, i) + 1
+    col = i - (text.rfind("\n", 0, i) + 1) + 1
+    return text[:i] + text[i + 1:], "%d:%d" % (line, col)
+
+
+def run(exe, folder, args):
+    return subprocess.run([exe, "train"] + args, cwd=folder, capture_output=True, timeout=60)
+
+
+def check_case(exe, case):
+    name, text, extra, status, where, words = case
+    with tempfile.TemporaryDirectory() as folder:
+        config = "c.yaml"
+        if text is None:
+            config = "missing.yaml"
+        elif text == "DIR":
+            config = "sub"
+            os.mkdir(os.path.join(folder, config))
+        else:
+            if where is None:
+                text, pos = locate(text)
+                where = "c.yaml:" + pos
+            with open(os.path.join(folder, config), "wb") as f:
+                f.write(text.encode("latin-1"))
+        p = run(exe, folder, [config, "--print-config"] + extra)
+    err = p.stderr.decode("utf-8", "replace")
+    lines = err.splitlines()
+    problems = []
+    if p.returncode != status:
+        problems.append("exit status %d, expected %d" % (p.returncode, status))
+    if len(lines) != 1:
+        problems.append("%d stderr lines, expected 1" % len(lines))
+    if p.stdout:
+        problems.append("unexpected stdout: %r" % p.stdout[:200])
+    prefix = "bptrain: error: " + (where + ": " if where else "")
+    if not lines or not lines[0].startswith(prefix):
+        problems.append("stderr does not start with %r" % prefix)
+    elif words not in lines[0]:
+        problems.append("message lacks %r" % words)
+    if where and where.startswith("c.yaml:") and lines and not re.match(
+            r"^bptrain: error: c\.yaml:\d+:\d+: \S", lines[0]):
+        problems.append("not of the form 'bptrain: error: FILE:LINE:COL: ...'")
+    return problems, err
+
+
+def check_round_trip(exe):
+    """--print-config output, loaded from another folder, prints the same."""
+    problems = []
+    configs = [
+        IDX_HEAD + "optimizer: {schedule: {type: step}}\n",
+        OK_HEAD.replace("d.csv}", "d.csv}, label_column: [0, 1, 2], delimiter: \"\\t\"") + "loss: mse\nname: '7'\n",
+        OK_HEAD + "train: {early_stopping: {patience: 3}}\n",
+    ]
+    for i, text in enumerate(configs):
+        with tempfile.TemporaryDirectory() as folder:
+            with open(os.path.join(folder, "c.yaml"), "w") as f:
+                f.write(text)
+            p = run(exe, folder, ["c.yaml", "--print-config", "--out", "o'dir", "--threads", "3"])
+            if p.returncode != 0 or p.stderr:
+                problems.append("round trip %d: exit %d, %s" % (i, p.returncode, p.stderr.decode()))
+                continue
+            first = p.stdout.decode()
+            for want in ("dir: 'o''dir'\n", "threads: 3\n", "seed: 42\n", "epochs: 20\n", folder):
+                if want not in first:
+                    problems.append("round trip %d: %r missing from\n%s" % (i, want, first))
+            os.mkdir(os.path.join(folder, "again"))
+            with open(os.path.join(folder, "again", "config.yaml"), "w") as f:
+                f.write(first)
+            q = run(exe, folder, ["again/config.yaml", "--print-config"])
+            if q.returncode != 0 or q.stdout.decode() != first:
+                problems.append("round trip %d differs:\n%s\n---\n%s%s" %
+                                (i, first, q.stdout.decode(), q.stderr.decode()))
+    return problems
+
+
+def main():
+    if len(sys.argv) != 2:
+        print("usage: test_config_errors.py PATH/TO/bptrain", file=sys.stderr)
+        return 2
+    exe = os.path.abspath(sys.argv[1])
+    failed = 0
+    for case in CASES:
+        problems, err = check_case(exe, case)
+        if problems:
+            failed += 1
+            print("FAIL %s: %s\n     stderr: %s" % (case[0], "; ".join(problems), err.strip()))
+        else:
+            print("ok   %s" % case[0])
+    problems = check_round_trip(exe)
+    for p in problems:
+        failed += 1
+        print("FAIL " + p)
+    if not problems:
+        print("ok   print-config round trips")
+    print("%d cases, %d failed" % (len(CASES) + 1, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
