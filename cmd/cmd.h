@@ -7,13 +7,31 @@
 
 #define BP_EXIT_USAGE 2
 
+#include <stdbool.h>
+#include <stdio.h>
+
 int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_info(int argc, char **argv);
 int cmd_gradcheck(int argc, char **argv);
+
+struct bp_config;
+/* The run and --check of `bptrain train` (cmd/train_run.c); exit statuses. */
+int bp_train_run(struct bp_config *cfg, const char *resume, bool force, bool quiet, int progress);
+int bp_train_check(struct bp_config *cfg);
 
 /* Prints "bptrain: error: WHERE: MSG" (or without WHERE) and returns the
  * exit status for e->kind. */
 int bp_report(const struct bp_err *e);
 /* A usage error: one line, exit status 2. */
 int bp_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A JSON number, or null when v is NaN or infinite. */
+void bp_json_num(FILE *f, double v);
+/* A JSON string with quotes and escapes. */
+void bp_json_str(FILE *f, const char *s);
+/* "--opt" must be one of names (NULL-terminated): index, or -1 after a usage error. */
+int bp_parse_choice(const char *cmd, const char *opt, const char *arg, const char *const *names);
 
 #endif

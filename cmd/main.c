@@ -12,6 +12,9 @@ struct bp_subcommand {
 
 static const struct bp_subcommand subcommands[] = {
 	{ "train",     cmd_train,     "train a network from a YAML config" },
+	{ "eval",      cmd_eval,      "evaluate a checkpoint on a dataset split" },
+	{ "predict",   cmd_predict,   "predict for new samples with a checkpoint" },
+	{ "info",      cmd_info,      "show a checkpoint's layers, shapes and progress" },
 	{ "gradcheck", cmd_gradcheck, "check backprop gradients against finite differences" },
 };
 #define NSUB (sizeof subcommands / sizeof subcommands[0])

@@ -1,0 +1,97 @@
+/* bptrain info MODEL.ckpt: the layers, their shapes and parameter counts,
+ * the epoch and the best metric of a checkpoint. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "model.h"
+
+static const char *const formats[] = { "text", "json", NULL };
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: bptrain info MODEL.ckpt [--format text|json]\n\n"
+	           "Show a checkpoint's layers, shapes, parameter counts, epoch and best metric.\n\n"
+	           "options:\n"
+	           "  --format F  text (default) or json\n"
+	           "  -h, --help  show this help\n");
+}
+
+static void shape_str(char *buf, size_t size, struct bp_shape s)
+{
+	if (s.h == 1 && s.w == 1)
+		snprintf(buf, size, "%d", s.c);
+	else
+		snprintf(buf, size, "%dx%dx%d", s.c, s.h, s.w);
+}
+
+int cmd_info(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "format", required_argument, NULL, 'f' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+	};
+	int format = 0;
+	opterr = 0;
+	optind = 1;
+	for (int c; (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1;) {
+		switch (c) {
+		case 'f': if ((format = bp_parse_choice("info", "--format", optarg, formats)) < 0) return 2; break;
+		case 'h': usage(stdout); return 0;
+		case ':': return bp_usage_error("info", "option '%s' needs a value", argv[optind - 1]);
+		default: return bp_usage_error("info", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 1)
+		return bp_usage_error("info", "expected one checkpoint: bptrain info MODEL.ckpt");
+	const char *path = argv[optind];
+	struct bp_err err = { 0 };
+	struct bp_model m;
+	if (bp_model_load(&m, path, 1, &err))
+		return bp_report(&err);
+	const struct bp_net *net = m.net;
+	const struct bp_train_state *st = &m.ck.state;
+	const char *metric = m.cfg->output.best_metric == BP_METRIC_VAL_LOSS ? "val_loss" : "val_accuracy";
+	char in[64], out[64];
+	if (format == 1) {
+		fputs("{\"name\": ", stdout);
+		bp_json_str(stdout, m.cfg->name);
+		fputs(", \"layers\": [", stdout);
+	} else {
+		printf("model %s: %zu parameters, loss %s\n", m.cfg->name, net->nparam, bp_loss_names[net->loss]);
+		printf("%-3s %-8s %-12s %-10s %-10s %s\n", "#", "type", "activation", "input", "output", "params");
+	}
+	for (int i = 0; i < net->nlayers; i++) {
+		const struct bp_layer *l = &net->layers[i];
+		shape_str(in, sizeof in, l->in);
+		shape_str(out, sizeof out, l->out);
+		const char *act = l->ops == &bp_layer_dropout ? "-" : bp_act_names[l->act];
+		if (format == 1)
+			printf("%s{\"type\": \"%s\", \"activation\": \"%s\", \"input\": [%d, %d, %d], "
+			       "\"output\": [%d, %d, %d], \"params\": %zu}",
+			       i ? ", " : "", l->ops->type, act, l->in.c, l->in.h, l->in.w, l->out.c, l->out.h,
+			       l->out.w, l->ops->nparam(l));
+		else
+			printf("%-3d %-8s %-12s %-10s %-10s %zu\n", i, l->ops->type, act, in, out, l->ops->nparam(l));
+	}
+	if (format == 1) {
+		printf("], \"params\": %zu, \"loss\": \"%s\", \"epoch\": %d, \"best_metric\": \"%s\", \"best\": ",
+		       net->nparam, bp_loss_names[net->loss], st->epoch, metric);
+		bp_json_num(stdout, st->best);
+		fputs(", \"best_epoch\": ", stdout);
+		if (st->best_epoch > 0)
+			printf("%d", st->best_epoch);
+		else
+			fputs("null", stdout);
+		printf(", \"position_in_epoch\": %llu}\n", (unsigned long long)st->batch);
+	} else {
+		printf("epoch %d", st->epoch);
+		if (st->batch)
+			printf(" (+%llu batches of epoch %d)", (unsigned long long)st->batch, st->epoch + 1);
+		if (st->best_epoch > 0)
+			printf(", best %s %.4f at epoch %d", metric, st->best, st->best_epoch);
+		putchar('\n');
+	}
+	bp_model_release(&m);
+	return 0;
+}

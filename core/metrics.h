@@ -1,0 +1,24 @@
+/* metrics.csv: a row per epoch, written and flushed as each epoch ends.
+ *   epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds
+ * Cells that do not apply (accuracy for mse, val without validation) are
+ * empty. Resuming keeps the rows up to the checkpoint's epoch. */
+#ifndef BP_METRICS_H
+#define BP_METRICS_H
+
+#include <stdio.h>
+
+#include "err.h"
+#include "train.h"
+
+struct bp_metrics {
+	FILE *f;
+	char path[4096];
+};
+
+/* A new file with its header (keep < 0), or an existing one cut back to
+ * its header and the rows of epochs ≤ keep, then opened for appending. */
+int bp_metrics_open(struct bp_metrics *m, const char *path, int keep, struct bp_err *err);
+int bp_metrics_append(struct bp_metrics *m, const struct bp_epoch_line *e, struct bp_err *err);
+int bp_metrics_close(struct bp_metrics *m, struct bp_err *err);
+
+#endif

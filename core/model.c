@@ -1,0 +1,80 @@
+#include "model.h"
+
+#include <string.h>
+
+int bp_model_label_spec(struct bp_config *cfg, struct bp_label_spec *spec, struct bp_err *err)
+{
+	/* Resolve the layers once to learn the output width; dense layers do
+	 * not depend on the input width, so a placeholder shape serves. */
+	struct bp_shape shape = { 1, 1, 1 };
+	for (struct bp_node *l = cfg->model.layers->child; l; l = l->next)
+		if (bp_layer_spec_resolve(l, shape, &shape, err))
+			return -1;
+	spec->classes = cfg->loss == BP_LOSS_CROSS_ENTROPY;
+	spec->binary = cfg->loss == BP_LOSS_BINARY_CROSS_ENTROPY;
+	spec->width = (int)bp_shape_size(shape);
+	if (!spec->classes && cfg->data.format == BP_FMT_CSV && cfg->data.nlabel_columns != spec->width) {
+		const struct bp_node *last = cfg->model.layers->last;
+		char path[256];
+		return bp_node_fail(err, BP_ERR_CONFIG, last,
+		                    "output layer '%s' has %d units but data.label_column names %d target column%s",
+		                    bp_node_path(last, path, sizeof path), spec->width, cfg->data.nlabel_columns,
+		                    cfg->data.nlabel_columns == 1 ? "" : "s");
+	}
+	return 0;
+}
+
+struct bp_net *bp_model_build(struct bp_config *cfg, struct bp_shape in, int max_batch, struct bp_err *err)
+{
+	return bp_net_new(cfg->model.layers, in, cfg->loss, max_batch, err);
+}
+
+int bp_model_check_labels(const struct bp_net *net, const struct bp_dataset *ds, struct bp_err *err)
+{
+	int k = (int)bp_net_out_width(net);
+	if (net->loss != BP_LOSS_CROSS_ENTROPY || ds->max_class < k)
+		return 0;
+	const struct bp_node *last = net->specs[net->nlayers - 1];
+	char path[256];
+	return bp_node_fail(err, BP_ERR_CONFIG, last,
+	                    "output layer '%s' has %d units, too few for class label %d (at %s); "
+	                    "it needs at least %d",
+	                    bp_node_path(last, path, sizeof path), k, ds->max_class, ds->max_class_where,
+	                    ds->max_class + 1);
+}
+
+int bp_model_load(struct bp_model *m, const char *path, int max_batch, struct bp_err *err)
+{
+	memset(m, 0, sizeof *m);
+	if (bp_ckpt_load(&m->ck, path, err))
+		return -1;
+	struct bp_err cerr;
+	m->cfg = bp_config_load_text(m->ck.config, m->ck.config_len, path, "/", NULL, 0, &cerr);
+	if (!m->cfg) {
+		bp_model_release(m);
+		return bp_fail(err, BP_ERR_DATA, path, "corrupt checkpoint: its config does not load (%s)", cerr.msg);
+	}
+	size_t d = bp_shape_size(m->ck.in);
+	if (m->ck.norm_kind == BP_NORM_STANDARDIZE && m->ck.norm_d != d) {
+		bp_model_release(m);
+		return bp_fail(err, BP_ERR_DATA, path, "corrupt checkpoint: normalisation statistics for %zu features, "
+		               "the model takes %zu", m->ck.norm_d, d);
+	}
+	if (!(m->net = bp_model_build(m->cfg, m->ck.in, max_batch, err))
+	    || bp_ckpt_restore_net(&m->ck, m->net, path, err)
+	    || bp_norm_set(&m->norm, (enum bp_normalize)m->ck.norm_kind, d, m->ck.mean,
+	                   m->ck.std, err)) {
+		bp_model_release(m);
+		return -1;
+	}
+	return 0;
+}
+
+void bp_model_release(struct bp_model *m)
+{
+	bp_ckpt_release(&m->ck);
+	bp_config_free(m->cfg);
+	bp_net_free(m->net);
+	bp_norm_release(&m->norm);
+	memset(m, 0, sizeof *m);
+}

@@ -1,0 +1,414 @@
+#include "train.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "blas.h"
+#include "ckpt.h"
+#include "files.h"
+#include "metrics.h"
+#include "model.h"
+#include "schedule.h"
+
+const char *const bp_stop_names[] = { "completed", "early_stopping", "diverged", "interrupted", NULL };
+
+/* Everything a run holds; released in one place. */
+struct run {
+	struct bp_config *cfg;
+	char dir[4096], last[4096], best[4096];
+	struct bp_data data;
+	struct bp_net *net;
+	struct bp_optim optim;
+	struct bp_batch batch, evalb;
+	struct bp_metrics metrics;
+	struct bp_train_state st;
+	uint32_t *order;
+	char *config_text;
+	size_t config_len;
+};
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void run_release(struct run *r)
+{
+	struct bp_err ignore;
+	bp_metrics_close(&r->metrics, &ignore);
+	bp_data_release(&r->data);
+	bp_net_free(r->net);
+	bp_optim_release(&r->optim);
+	bp_batch_release(&r->batch);
+	bp_batch_release(&r->evalb);
+	free(r->order);
+	free(r->config_text);
+}
+
+/* The run folder: made if needed, refused if it holds a run, cleared of
+ * temporaries a killed run left behind. */
+static int prepare_dir(struct run *r, const struct bp_train_opts *opts, struct bp_err *err)
+{
+	snprintf(r->dir, sizeof r->dir, "%s", r->cfg->output.dir);
+	char metrics[4096];
+	if (bp_mkdirs(r->dir, err) || bp_path_join(metrics, sizeof metrics, r->dir, "metrics.csv", err)
+	    || bp_path_join(r->last, sizeof r->last, r->dir, "last.ckpt", err)
+	    || bp_path_join(r->best, sizeof r->best, r->dir, "best.ckpt", err))
+		return -1;
+	if (!opts->resume && !opts->force && access(metrics, F_OK) == 0)
+		return bp_fail(err, BP_ERR_CONFIG, r->dir,
+		               "the folder already holds a run (metrics.csv); use --resume to continue it, "
+		               "--force to overwrite it, or choose another output.dir");
+	if (access(r->dir, W_OK) != 0)
+		return bp_fail(err, BP_ERR_RUNTIME, r->dir, "the output folder is not writable");
+	DIR *d = opendir(r->dir);
+	if (!d)
+		return bp_fail(err, BP_ERR_RUNTIME, r->dir, "cannot read the output folder");
+	for (struct dirent *e; (e = readdir(d));) {
+		size_t n = strlen(e->d_name);
+		char path[4096];
+		if (n > 4 && strcmp(e->d_name + n - 4, ".tmp") == 0
+		    && bp_path_join(path, sizeof path, r->dir, e->d_name, NULL) == 0)
+			unlink(path);
+	}
+	closedir(d);
+	return 0;
+}
+
+static int save(struct run *r, const char *path, struct bp_err *err)
+{
+	struct bp_ckpt_src src = {
+		.config = r->config_text, .config_len = r->config_len, .norm = &r->data.norm,
+		.net = r->net, .optim = &r->optim, .state = &r->st,
+		.order = r->st.batch ? r->order : NULL, .norder = r->data.ntrain,
+	};
+	return bp_ckpt_save(path, &src, err);
+}
+
+static void json_num(FILE *f, const char *key, double v, bool last)
+{
+	if (isnan(v) || isinf(v))
+		fprintf(f, "  \"%s\": null%s\n", key, last ? "" : ",");
+	else
+		fprintf(f, "  \"%s\": %.6g%s\n", key, v, last ? "" : ",");
+}
+
+static void json_str(FILE *f, const char *key, const char *s)
+{
+	fprintf(f, "  \"%s\": \"", key);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fprintf(f, "\",\n");
+}
+
+static int write_summary(struct run *r, const struct bp_train_result *res, struct bp_err *err)
+{
+	char *text = NULL, path[4096];
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
+		return bp_fail_oom(err, "summary.json", 4096);
+	fprintf(f, "{\n");
+	json_str(f, "name", r->cfg->name);
+	fprintf(f, "  \"epochs_run\": %d,\n", res->epochs_run);
+	if (res->best_epoch > 0)
+		fprintf(f, "  \"best_epoch\": %d,\n", res->best_epoch);
+	else
+		fprintf(f, "  \"best_epoch\": null,\n");
+	json_num(f, "best_val_accuracy", res->best_val_acc, false);
+	json_num(f, "best_val_loss", res->best_val_loss, false);
+	json_num(f, "test_loss", res->test_loss, false);
+	json_num(f, "test_accuracy", res->test_acc, false);
+	json_num(f, "seconds", res->seconds, false);
+	fprintf(f, "  \"stopped\": \"%s\"\n}\n", bp_stop_names[res->stopped]);
+	if (fclose(f) != 0) {
+		free(text);
+		return bp_fail_oom(err, "summary.json", len);
+	}
+	int rc = bp_path_join(path, sizeof path, r->dir, "summary.json", err)
+	         || bp_write_atomic(path, text, len, err);
+	free(text);
+	return rc ? -1 : 0;
+}
+
+/* Data, net, optimiser, buffers: everything before the first epoch. */
+static int setup(struct run *r, struct bp_err *err)
+{
+	struct bp_config *cfg = r->cfg;
+	struct bp_label_spec spec;
+	if (bp_model_label_spec(cfg, &spec, err) || bp_data_load(&r->data, &cfg->data, &spec, cfg->seed, err))
+		return -1;
+	if (r->data.ntrain == 0)
+		return bp_fail(err, BP_ERR_DATA, r->data.train.path, "no training samples left after the validation split");
+	int bs = cfg->train.batch_size;
+	if (!(r->net = bp_model_build(cfg, r->data.train.shape, bs, err)))
+		return -1;
+	if (bp_model_check_labels(r->net, &r->data.train, err)
+	    || (r->data.has_val && bp_model_check_labels(r->net, r->data.val_src, err))
+	    || (r->data.has_test && bp_model_check_labels(r->net, &r->data.test, err)))
+		return -1;
+	int k = r->data.train.k;
+	if (bp_optim_init(&r->optim, &cfg->optimizer, r->net->nparam, err)
+	    || bp_batch_init(&r->batch, bs, r->data.train.d, k, err)
+	    || bp_batch_init(&r->evalb, bs, r->data.train.d, k, err))
+		return -1;
+	if (!(r->order = malloc(r->data.ntrain * sizeof *r->order)))
+		return bp_fail_oom(err, "the sample order", r->data.ntrain * sizeof *r->order);
+	if (!(r->config_text = bp_config_text(cfg, &r->config_len, err)))
+		return -1;
+	bp_blas_set_threads(cfg->train.threads);
+
+	/* Two streams from the seed: one initialises, one drives the run. */
+	struct bp_rng init;
+	bp_rng_seed(&init, cfg->seed);
+	bp_rng_seed(&r->st.rng, cfg->seed ^ 0x5851f42d4c957f2dULL);
+	bp_net_init(r->net, cfg->model.init, &init);
+	r->net->rng = &r->st.rng;
+	r->st.best = r->st.es_best = NAN;
+	r->st.best_val_loss = r->st.best_val_acc = NAN;
+	return 0;
+}
+
+static int resume(struct run *r, const char *path, struct bp_err *err)
+{
+	struct bp_ckpt ck;
+	if (bp_ckpt_load(&ck, path, err))
+		return -1;
+	int rc = bp_ckpt_restore_net(&ck, r->net, path, err);
+	if (!rc)
+		rc = bp_ckpt_restore_optim(&ck, &r->optim, path, err);
+	if (!rc && ck.state.batch && ck.norder != r->data.ntrain)
+		rc = bp_fail(err, BP_ERR_DATA, path, "the checkpoint's epoch order is for %zu samples, the data has %zu",
+		             ck.norder, r->data.ntrain);
+	if (!rc) {
+		r->st = ck.state;
+		if (ck.state.batch)
+			memcpy(r->order, ck.order, ck.norder * sizeof *r->order);
+	}
+	bp_ckpt_release(&ck);
+	return rc;
+}
+
+/* Higher is better for accuracy, lower for losses. */
+static bool improved(double v, double best, bool higher, double min_delta)
+{
+	if (isnan(v))
+		return false;
+	if (isnan(best))
+		return true;
+	return higher ? v > best + min_delta : v < best - min_delta;
+}
+
+static double monitored(enum bp_metric m, const struct bp_epoch_line *e, bool *higher)
+{
+	if (!e->has_val) {   /* without validation: the training loss */
+		*higher = false;
+		return e->train.loss;
+	}
+	*higher = m == BP_METRIC_VAL_ACCURACY && !isnan(e->val.accuracy);
+	return *higher ? e->val.accuracy : e->val.loss;
+}
+
+static bool weights_finite(const struct bp_net *net)
+{
+	for (size_t i = 0; i < net->nparam; i++)
+		if (!isfinite(net->param[i]))
+			return false;
+	return true;
+}
+
+/* One epoch's batches, from the position st->batch. Returns 1 when a stop
+ * was requested mid-epoch, 0 at the epoch's end, -1 on divergence. */
+static int run_epoch(struct run *r, int epoch, double lr, const struct bp_train_opts *opts,
+                     double start, struct bp_err *err)
+{
+	const struct bp_config *cfg = r->cfg;
+	struct bp_net *net = r->net;
+	size_t ntrain = r->data.ntrain, bs = (size_t)cfg->train.batch_size;
+	size_t nb = (ntrain + bs - 1) / bs;
+	int k = (int)bp_net_out_width(net);
+	for (size_t bi = r->st.batch; bi < nb; bi++) {
+		int n = (int)(bi + 1 < nb ? bs : ntrain - bi * bs);
+		bp_batch_fill(&r->batch, &r->data.train, &r->data.norm, r->order, bi * bs, n);
+		bp_net_zero_grad(net);
+		bp_net_forward(net, r->batch.x, n, true);
+		double loss = bp_net_loss(net, &r->batch.t, n);
+		if (!isfinite(loss))
+			return bp_fail(err, BP_ERR_DIVERGED, NULL, "training diverged: the loss became %g in epoch %d, batch %zu "
+			               "(try a lower optimizer.lr or optimizer.clip_norm)", loss, epoch, bi + 1);
+		r->st.part_loss += loss * n;
+		r->st.part_correct += bp_batch_correct(net->loss, bp_net_output(net), &r->batch.t, n, k);
+		r->st.part_seen += (uint64_t)n;
+		bp_net_backward(net, n);
+		/* net->grad now holds this batch's complete gradient: the place where a
+		 * data-parallel run would sum it across processes (allreduce). */
+		bp_optim_step(&r->optim, net->param, net->grad, net->nparam, lr);
+		r->st.batch = bi + 1;
+		if (opts->on_progress) {
+			struct bp_progress p = { epoch, cfg->train.epochs, bi + 1, nb, (size_t)r->st.part_seen,
+			                         r->st.part_loss / (double)r->st.part_seen, now() - start };
+			opts->on_progress(opts->ctx, &p);
+		}
+		if (opts->stop && *opts->stop && bi + 1 < nb)
+			return 1;
+	}
+	return 0;
+}
+
+static int train_loop(struct run *r, const struct bp_train_opts *opts, struct bp_train_result *res,
+                      struct bp_err *err)
+{
+	const struct bp_config *cfg = r->cfg;
+	const struct bp_early_cfg *es = &cfg->train.early_stopping;
+	res->stopped = BP_STOP_COMPLETED;
+	for (int epoch = r->st.epoch + 1; epoch <= cfg->train.epochs; epoch++) {
+		double start = now();
+		double lr = bp_sched_lr(&cfg->schedule, cfg->optimizer.lr, epoch, cfg->train.epochs);
+		if (r->st.batch == 0) {
+			memcpy(r->order, r->data.train_idx, r->data.ntrain * sizeof *r->order);
+			if (cfg->train.shuffle)
+				bp_rng_shuffle(&r->st.rng, r->order, (uint32_t)r->data.ntrain);
+			r->st.part_loss = 0;
+			r->st.part_correct = 0;
+			r->st.part_seen = 0;
+		}
+		int rc = run_epoch(r, epoch, lr, opts, start, err);
+		if (rc < 0) {
+			res->stopped = BP_STOP_DIVERGED;
+			return -1;
+		}
+		if (rc > 0) {
+			res->stopped = BP_STOP_INTERRUPTED;
+			return save(r, r->last, err);
+		}
+
+		struct bp_epoch_line e = { .epoch = epoch, .epochs = cfg->train.epochs, .lr = lr };
+		e.train.n = r->st.part_seen;
+		e.train.loss = r->st.part_loss / (double)r->st.part_seen;
+		e.train.accuracy = cfg->loss == BP_LOSS_MSE ? NAN : r->st.part_correct / (double)r->st.part_seen;
+		e.val.loss = e.val.accuracy = NAN;
+		if (r->data.has_val && r->data.nval > 0) {
+			e.has_val = true;
+			bp_evaluate(r->net, r->data.val_src, &r->data.norm, r->data.val_idx, r->data.nval, &r->evalb, &e.val, NULL);
+		}
+		if (!weights_finite(r->net)) {
+			res->stopped = BP_STOP_DIVERGED;
+			return bp_fail(err, BP_ERR_DIVERGED, NULL, "training diverged: a weight became non-finite in epoch %d "
+			               "(try a lower optimizer.lr or optimizer.clip_norm)", epoch);
+		}
+		r->st.epoch = epoch;
+		r->st.batch = 0;
+		e.seconds = now() - start;
+		res->epochs_run = epoch;
+		if (bp_metrics_append(&r->metrics, &e, err))
+			return -1;
+
+		bool higher;
+		double v = monitored(cfg->output.best_metric, &e, &higher);
+		if (improved(v, r->st.best, higher, 0)) {
+			r->st.best = v;
+			r->st.best_epoch = epoch;
+			r->st.best_val_loss = e.val.loss;
+			r->st.best_val_acc = e.val.accuracy;
+			if (save(r, r->best, err))
+				return -1;
+		}
+		bool stop_early = false;
+		if (es->patience > 0) {
+			double m = monitored(es->metric, &e, &higher);
+			if (improved(m, r->st.es_best, higher, es->min_delta)) {
+				r->st.es_best = m;
+				r->st.es_wait = 0;
+			} else if (++r->st.es_wait >= es->patience) {
+				stop_early = true;
+			}
+		}
+		bool interrupted = opts->stop && *opts->stop;
+		if (epoch % cfg->output.checkpoint_every == 0 || epoch == cfg->train.epochs || stop_early || interrupted)
+			if (save(r, r->last, err))
+				return -1;
+		if (opts->on_epoch)
+			opts->on_epoch(opts->ctx, &e);
+		if (stop_early || interrupted) {
+			res->stopped = stop_early ? BP_STOP_EARLY : BP_STOP_INTERRUPTED;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* The test numbers are best.ckpt's (the current weights without one). */
+static int test_eval(struct run *r, struct bp_train_result *res, struct bp_err *err)
+{
+	res->test_loss = res->test_acc = NAN;
+	if (!r->data.has_test)
+		return 0;
+	if (r->st.best_epoch > 0) {
+		struct bp_ckpt ck;
+		if (bp_ckpt_load(&ck, r->best, err))
+			return -1;
+		int rc = bp_ckpt_restore_net(&ck, r->net, r->best, err);
+		bp_ckpt_release(&ck);
+		if (rc)
+			return -1;
+	}
+	struct bp_stats s;
+	bp_evaluate(r->net, &r->data.test, &r->data.norm, NULL, r->data.test.n, &r->evalb, &s, NULL);
+	res->test_loss = s.loss;
+	res->test_acc = s.accuracy;
+	return 0;
+}
+
+int bp_train(struct bp_config *cfg, const struct bp_train_opts *opts, struct bp_train_result *res,
+             struct bp_err *err)
+{
+	struct run r = { .cfg = cfg };
+	double t0 = now();
+	memset(res, 0, sizeof *res);
+	res->best_val_loss = res->best_val_acc = res->test_loss = res->test_acc = NAN;
+	char path[4096];
+	int rc = -1;
+	if (prepare_dir(&r, opts, err) || setup(&r, err))
+		goto out;
+	if (opts->resume && resume(&r, opts->resume, err))
+		goto out;
+	if (bp_path_join(path, sizeof path, r.dir, "config.yaml", err)
+	    || bp_write_atomic(path, r.config_text, r.config_len, err)
+	    || bp_path_join(path, sizeof path, r.dir, "metrics.csv", err)
+	    || bp_metrics_open(&r.metrics, path, opts->resume ? r.st.epoch : -1, err))
+		goto out;
+	rc = train_loop(&r, opts, res, err);
+	struct bp_err later;
+	res->epochs_run = r.st.epoch;
+	res->best_epoch = r.st.best_epoch;
+	res->best_val_loss = r.st.best_val_loss;
+	res->best_val_acc = r.st.best_val_acc;
+	if (rc == 0 || res->stopped == BP_STOP_DIVERGED) {
+		struct bp_err *e2 = rc == 0 ? err : &later;
+		if (test_eval(&r, res, e2) == 0) {
+			res->seconds = now() - t0;
+			if (write_summary(&r, res, e2) && rc == 0)
+				rc = -1;
+		} else if (rc == 0) {
+			rc = -1;
+		}
+	}
+	if (bp_metrics_close(&r.metrics, rc ? &later : err) && rc == 0)
+		rc = -1;
+out:
+	run_release(&r);
+	return rc;
+}
