@@ -1,4 +1,5 @@
 #include "act.h"
+#include "simd.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -35,7 +36,7 @@ static void softmax_rows(float *restrict v, int n, int k)
 	}
 }
 
-void bp_act_forward(enum bp_act act, float *restrict v, const float *restrict b, int n, int k)
+BP_HOT void bp_act_forward(enum bp_act act, float *restrict v, const float *restrict b, int n, int k)
 {
 	if (b)
 		for (int i = 0; i < n; i++) {
@@ -74,7 +75,7 @@ void bp_act_forward(enum bp_act act, float *restrict v, const float *restrict b,
 	}
 }
 
-void bp_act_backward(enum bp_act act, float *restrict d, const float *restrict y, int n, int k)
+BP_HOT void bp_act_backward(enum bp_act act, float *restrict d, const float *restrict y, int n, int k)
 {
 	size_t len = (size_t)n * k;
 	switch (act) {

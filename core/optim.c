@@ -1,4 +1,5 @@
 #include "optim.h"
+#include "simd.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -132,7 +133,7 @@ double bp_optim_grad_norm(const float *grad, size_t n)
 /* The kernels. In each, g = s·grad + wd·p is the clipped, decayed gradient;
  * scalars are float, as PyTorch applies them to float32 tensors. */
 
-static void step_sgd(float *restrict p, const float *restrict grad, size_t n, float s, float wd, float lr)
+BP_HOT static void step_sgd(float *restrict p, const float *restrict grad, size_t n, float s, float wd, float lr)
 {
 	for (size_t i = 0; i < n; i++) {
 		float g = s * grad[i] + wd * p[i];
@@ -140,7 +141,7 @@ static void step_sgd(float *restrict p, const float *restrict grad, size_t n, fl
 	}
 }
 
-static void step_momentum(float *restrict p, float *restrict b, const float *restrict grad, size_t n,
+BP_HOT static void step_momentum(float *restrict p, float *restrict b, const float *restrict grad, size_t n,
                           float s, float wd, float lr, float mu)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -150,7 +151,7 @@ static void step_momentum(float *restrict p, float *restrict b, const float *res
 	}
 }
 
-static void step_nesterov(float *restrict p, float *restrict b, const float *restrict grad, size_t n,
+BP_HOT static void step_nesterov(float *restrict p, float *restrict b, const float *restrict grad, size_t n,
                           float s, float wd, float lr, float mu)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -161,7 +162,7 @@ static void step_nesterov(float *restrict p, float *restrict b, const float *res
 }
 
 /* step_size = lr / (1 − β1ᵗ), bc2s = √(1 − β2ᵗ); decay = 1 − lr·λ (adamw) or 1. */
-static void step_adam(float *restrict p, float *restrict m, float *restrict v, const float *restrict grad,
+BP_HOT static void step_adam(float *restrict p, float *restrict m, float *restrict v, const float *restrict grad,
                       size_t n, float s, float wd, float decay, float b1, float omb1, float b2, float omb2,
                       float step_size, float bc2s, float eps)
 {
@@ -174,7 +175,7 @@ static void step_adam(float *restrict p, float *restrict m, float *restrict v, c
 	}
 }
 
-static void step_rmsprop(float *restrict p, float *restrict v, const float *restrict grad, size_t n,
+BP_HOT static void step_rmsprop(float *restrict p, float *restrict v, const float *restrict grad, size_t n,
                          float s, float wd, float lr, float alpha, float oma, float eps)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -184,7 +185,7 @@ static void step_rmsprop(float *restrict p, float *restrict v, const float *rest
 	}
 }
 
-static void step_adagrad(float *restrict p, float *restrict v, const float *restrict grad, size_t n,
+BP_HOT static void step_adagrad(float *restrict p, float *restrict v, const float *restrict grad, size_t n,
                          float s, float wd, float lr, float eps)
 {
 	for (size_t i = 0; i < n; i++) {
