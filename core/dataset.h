@@ -53,7 +53,6 @@ struct bp_norm {
 	size_t d;
 	float *mean, *std;      /* standardize: d each; NULL otherwise */
 	float *inv;             /* 1 / std */
-	float lut[256];         /* uint8 features: normalised value of each byte (scale) */
 };
 
 /* Fits kind on rows idx[0..n) of ds (all rows when idx is NULL). */

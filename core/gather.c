@@ -1,25 +1,16 @@
 /* Normalisation statistics and the batch gather (declared in dataset.h). */
 #include "dataset.h"
+#include "simd.h"
 
 #include <math.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 #include <stdlib.h>
 #include <string.h>
-
-static void norm_lut(struct bp_norm *norm)
-{
-	for (int v = 0; v < 256; v++)
-		norm->lut[v] = norm->kind == BP_NORM_SCALE ? (float)v / 255.0f : (float)v;
-}
 
 static int norm_alloc(struct bp_norm *norm, enum bp_normalize kind, size_t d, struct bp_err *err)
 {
 	memset(norm, 0, sizeof *norm);
 	norm->kind = kind;
 	norm->d = d;
-	norm_lut(norm);
 	if (kind != BP_NORM_STANDARDIZE)
 		return 0;
 	norm->mean = malloc(d * sizeof(float));
@@ -155,33 +146,22 @@ ROW_FN(row_i32, int32_t)
 ROW_FN(row_f32, float)
 ROW_FN(row_f64, double)
 
-/* The hot path: 16 bytes at a time to floats, divided by 255 for scale
- * (IEEE division, so exactly the table's v/255 the scalar tail uses). */
-static void row_u8(float *restrict o, const uint8_t *restrict s, size_t d, const struct bp_norm *nm)
+/* The hot path. For scale, v·(1/255) in double rounds to exactly the float
+ * v/255 for every byte (checked by the tests), and unlike a division it
+ * vectorises cheaply. */
+BP_HOT static void row_u8(float *restrict o, const uint8_t *restrict s, size_t d, const struct bp_norm *nm)
 {
 	if (nm && nm->kind == BP_NORM_STANDARDIZE) {
 		const float *restrict mean = nm->mean, *restrict inv = nm->inv;
 		for (size_t j = 0; j < d; j++)
 			o[j] = ((float)s[j] - mean[j]) * inv[j];
-		return;
+	} else if (nm && nm->kind == BP_NORM_SCALE) {
+		for (size_t j = 0; j < d; j++)
+			o[j] = (float)((double)s[j] * (1.0 / 255.0));
+	} else {
+		for (size_t j = 0; j < d; j++)
+			o[j] = (float)s[j];
 	}
-	const bool scale = nm && nm->kind == BP_NORM_SCALE;
-	size_t j = 0;
-#ifdef __SSE2__
-	const __m128 k = _mm_set1_ps(scale ? 255.0f : 1.0f);
-	const __m128i z = _mm_setzero_si128();
-	for (; j + 16 <= d; j += 16) {
-		__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(s + j));
-		__m128i lo = _mm_unpacklo_epi8(b, z), hi = _mm_unpackhi_epi8(b, z);
-		_mm_storeu_ps(o + j, _mm_div_ps(_mm_cvtepi32_ps(_mm_unpacklo_epi16(lo, z)), k));
-		_mm_storeu_ps(o + j + 4, _mm_div_ps(_mm_cvtepi32_ps(_mm_unpackhi_epi16(lo, z)), k));
-		_mm_storeu_ps(o + j + 8, _mm_div_ps(_mm_cvtepi32_ps(_mm_unpacklo_epi16(hi, z)), k));
-		_mm_storeu_ps(o + j + 12, _mm_div_ps(_mm_cvtepi32_ps(_mm_unpackhi_epi16(hi, z)), k));
-	}
-#endif
-	const float *restrict lut = scale ? nm->lut : NULL;
-	for (; j < d; j++)
-		o[j] = scale ? lut[s[j]] : (float)s[j];
 }
 
 void bp_gather(float *restrict dst, const struct bp_dataset *ds, const struct bp_norm *norm,
@@ -189,9 +169,16 @@ void bp_gather(float *restrict dst, const struct bp_dataset *ds, const struct bp
 {
 	const size_t d = ds->d;
 	BP_BUG(norm && norm->kind == BP_NORM_STANDARDIZE && norm->d != d);
+	const size_t esize = bp_dtype_size(ds->type), ahead = 4;
 	for (size_t i = 0; i < n; i++) {
 		size_t row = idx ? idx[first + i] : first + i;
 		float *restrict o = dst + i * d;
+		/* Shuffled rows miss the cache: ask for a row a few ahead now. */
+		if (idx && i + ahead < n) {
+			const char *next = (const char *)ds->x + (size_t)idx[first + i + ahead] * d * esize;
+			for (size_t b = 0; b < d * esize; b += 64)
+				__builtin_prefetch(next + b);
+		}
 		size_t at = row * d;
 		switch (ds->type) {
 		case BP_DT_U8: row_u8(o, (const uint8_t *)ds->x + at, d, norm); break;

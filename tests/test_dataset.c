@@ -441,10 +441,34 @@ static void test_inputs_only_and_types(void **state)
 	free(b);
 }
 
+/* Every byte scales to exactly the float v/255, whatever the vector path. */
+static void test_scale_every_byte_exactly(void **state)
+{
+	(void)state;
+	uint8_t bytes[2 * 256];
+	for (int v = 0; v < 512; v++)
+		bytes[v] = (uint8_t)(v % 256);
+	struct bp_dataset ds = { .n = 2, .d = 256, .type = BP_DT_U8, .x = bytes, .shape = { 256, 1, 1 } };
+	struct bp_norm norm = { 0 };
+	struct bp_err err = { 0 };
+	assert_int_equal(bp_norm_fit(&norm, BP_NORM_SCALE, &ds, NULL, 0, &err), 0);
+	float out[512];
+	const uint32_t order[2] = { 1, 0 };
+	bp_gather(out, &ds, &norm, order, 0, 2);
+	for (int v = 0; v < 512; v++)
+		assert_true(out[v] == (float)(v % 256) / 255.0f);
+	bp_norm_release(&norm);
+	/* auto means scale for uint8 */
+	assert_int_equal(bp_norm_fit(&norm, BP_NORM_AUTO, &ds, NULL, 0, &err), 0);
+	assert_int_equal(norm.kind, BP_NORM_SCALE);
+	bp_norm_release(&norm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_data_table),
+		cmocka_unit_test(test_scale_every_byte_exactly),
 		cmocka_unit_test(test_idx_split_scale_gather),
 		cmocka_unit_test(test_csv_standardize),
 		cmocka_unit_test(test_width_mismatch),
