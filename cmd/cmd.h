@@ -4,6 +4,7 @@
 #define BP_CMD_H
 
 #include "err.h"
+#include "json.h"
 
 #define BP_EXIT_USAGE 2
 
@@ -27,10 +28,6 @@ int bp_report(const struct bp_err *e);
 /* A usage error: one line, exit status 2. */
 int bp_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* A JSON number, or null when v is NaN or infinite. */
-void bp_json_num(FILE *f, double v);
-/* A JSON string with quotes and escapes. */
-void bp_json_str(FILE *f, const char *s);
 /* "--opt" must be one of names (NULL-terminated): index, or -1 after a usage error. */
 int bp_parse_choice(const char *cmd, const char *opt, const char *arg, const char *const *names);
 

@@ -39,11 +39,7 @@ static void write_rows(FILE *f, const struct bp_net *net, const float *out, cons
 			for (int j = 0; j < k; j++)
 				fprintf(f, "%s%d", j ? "," : "", row[j] > 0);
 		} else {
-			int best = 0;
-			for (int j = 1; j < k; j++)
-				if (row[j] > row[best])
-					best = j;
-			fprintf(f, "%d", best);
+			fprintf(f, "%d", bp_argmax(row, k));
 		}
 		for (int j = 0; with_proba && net->loss != BP_LOSS_MSE && j < k; j++)
 			fprintf(f, ",%.6g", p[j]);

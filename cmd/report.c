@@ -1,7 +1,6 @@
 #include "cmd.h"
 
 #include <stdarg.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,28 +24,6 @@ int bp_usage_error(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "bptrain: error: %s (see 'bptrain %s --help')\n", msg, cmd);
 	return BP_EXIT_USAGE;
-}
-
-void bp_json_num(FILE *f, double v)
-{
-	if (isnan(v) || isinf(v))
-		fputs("null", f);
-	else
-		fprintf(f, "%.6g", v);
-}
-
-void bp_json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
 }
 
 int bp_parse_choice(const char *cmd, const char *opt, const char *arg, const char *const *names)

@@ -36,18 +36,21 @@ void bp_batch_fill(struct bp_batch *b, const struct bp_dataset *ds, const struct
 		bp_gather_labels(b->cls, b->y, ds, idx, first, (size_t)n);
 }
 
+int bp_argmax(const float *row, int k)
+{
+	int best = 0;
+	for (int j = 1; j < k; j++)
+		if (row[j] > row[best])
+			best = j;
+	return best;
+}
+
 double bp_batch_correct(enum bp_loss loss, const float *out, const struct bp_targets *t, int n, int k)
 {
 	double correct = 0;
 	if (loss == BP_LOSS_CROSS_ENTROPY) {
-		for (int i = 0; i < n; i++) {
-			const float *row = out + (size_t)i * k;
-			int best = 0;
-			for (int j = 1; j < k; j++)
-				if (row[j] > row[best])
-					best = j;
-			correct += best == t->cls[i];
-		}
+		for (int i = 0; i < n; i++)
+			correct += bp_argmax(out + (size_t)i * k, k) == t->cls[i];
 	} else if (loss == BP_LOSS_BINARY_CROSS_ENTROPY) {
 		/* out holds logits: sigmoid(z) > 0.5 ⇔ z > 0 */
 		for (int i = 0; i < n; i++) {
@@ -73,14 +76,8 @@ void bp_evaluate(struct bp_net *net, const struct bp_dataset *ds, const struct b
 		loss += bp_loss_eval(net->loss, NULL, o, &b->t, m, k) * m;
 		correct += bp_batch_correct(net->loss, o, &b->t, m, k);
 		if (confusion && net->loss == BP_LOSS_CROSS_ENTROPY)
-			for (int i = 0; i < m; i++) {
-				const float *row = o + (size_t)i * k;
-				int best = 0;
-				for (int j = 1; j < k; j++)
-					if (row[j] > row[best])
-						best = j;
-				confusion[(size_t)b->cls[i] * k + best]++;
-			}
+			for (int i = 0; i < m; i++)
+				confusion[(size_t)b->cls[i] * k + bp_argmax(o + (size_t)i * k, k)]++;
 	}
 	out->n = n;
 	out->loss = n ? loss / (double)n : NAN;

@@ -31,6 +31,9 @@ struct bp_stats {
 	size_t n;
 };
 
+/* The index of the largest of row[0..k): the predicted class. */
+int bp_argmax(const float *row, int k);
+
 /* Σ over the batch of each sample's accuracy: argmax = class for
  * cross_entropy, the share of units on the right side of 0.5 for
  * binary_cross_entropy; 0 for mse. out is the net's raw output. */

@@ -11,6 +11,7 @@
 #include "blas.h"
 #include "ckpt.h"
 #include "files.h"
+#include "json.h"
 #include "metrics.h"
 #include "model.h"
 #include "schedule.h"
@@ -92,26 +93,12 @@ static int save(struct run *r, const char *path, struct bp_err *err)
 	return bp_ckpt_save(path, &src, err);
 }
 
-static void json_num(FILE *f, const char *key, double v, bool last)
+/* One "key": value line of summary.json. */
+static void json_field(FILE *f, const char *key, double v, bool last)
 {
-	if (isnan(v) || isinf(v))
-		fprintf(f, "  \"%s\": null%s\n", key, last ? "" : ",");
-	else
-		fprintf(f, "  \"%s\": %.6g%s\n", key, v, last ? "" : ",");
-}
-
-static void json_str(FILE *f, const char *key, const char *s)
-{
-	fprintf(f, "  \"%s\": \"", key);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
-	}
-	fprintf(f, "\",\n");
+	fprintf(f, "  \"%s\": ", key);
+	bp_json_num(f, v);
+	fputs(last ? "\n" : ",\n", f);
 }
 
 static int write_summary(struct run *r, const struct bp_train_result *res, struct bp_err *err)
@@ -122,17 +109,16 @@ static int write_summary(struct run *r, const struct bp_train_result *res, struc
 	if (!f)
 		return bp_fail_oom(err, "summary.json", 4096);
 	fprintf(f, "{\n");
-	json_str(f, "name", r->cfg->name);
-	fprintf(f, "  \"epochs_run\": %d,\n", res->epochs_run);
-	if (res->best_epoch > 0)
-		fprintf(f, "  \"best_epoch\": %d,\n", res->best_epoch);
-	else
-		fprintf(f, "  \"best_epoch\": null,\n");
-	json_num(f, "best_val_accuracy", res->best_val_acc, false);
-	json_num(f, "best_val_loss", res->best_val_loss, false);
-	json_num(f, "test_loss", res->test_loss, false);
-	json_num(f, "test_accuracy", res->test_acc, false);
-	json_num(f, "seconds", res->seconds, false);
+	fputs("  \"name\": ", f);
+	bp_json_str(f, r->cfg->name);
+	fputs(",\n", f);
+	json_field(f, "epochs_run", res->epochs_run, false);
+	json_field(f, "best_epoch", res->best_epoch > 0 ? res->best_epoch : NAN, false);
+	json_field(f, "best_val_accuracy", res->best_val_acc, false);
+	json_field(f, "best_val_loss", res->best_val_loss, false);
+	json_field(f, "test_loss", res->test_loss, false);
+	json_field(f, "test_accuracy", res->test_acc, false);
+	json_field(f, "seconds", res->seconds, false);
 	fprintf(f, "  \"stopped\": \"%s\"\n}\n", bp_stop_names[res->stopped]);
 	if (fclose(f) != 0) {
 		free(text);
