@@ -71,7 +71,7 @@ static void cell(char *buf, size_t size, double v)
 	if (isnan(v))
 		buf[0] = '\0';
 	else
-		snprintf(buf, size, "%.6f", v);
+		snprintf(buf, size, "%.9g", v);
 }
 
 int bp_metrics_append(struct bp_metrics *m, const struct bp_epoch_line *e, struct bp_err *err)
@@ -81,7 +81,7 @@ int bp_metrics_append(struct bp_metrics *m, const struct bp_epoch_line *e, struc
 	cell(ta, sizeof ta, e->train.accuracy);
 	cell(vl, sizeof vl, e->has_val ? e->val.loss : NAN);
 	cell(va, sizeof va, e->has_val ? e->val.accuracy : NAN);
-	if (fprintf(m->f, "%d,%s,%s,%s,%s,%.6g,%.3f\n", e->epoch, tl, ta, vl, va, e->lr, e->seconds) < 0
+	if (fprintf(m->f, "%d,%s,%s,%s,%s,%.9g,%.3f\n", e->epoch, tl, ta, vl, va, e->lr, e->seconds) < 0
 	    || fflush(m->f) != 0)
 		return bp_fail(err, BP_ERR_RUNTIME, m->path, "cannot write: %s", strerror(errno));
 	return 0;

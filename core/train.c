@@ -233,8 +233,9 @@ static int run_epoch(struct run *r, int epoch, double lr, const struct bp_train_
 		bp_net_forward(net, r->batch.x, n, true);
 		double loss = bp_net_loss(net, &r->batch.t, n);
 		if (!isfinite(loss))
-			return bp_fail(err, BP_ERR_DIVERGED, NULL, "training diverged: the loss became %g in epoch %d, batch %zu "
-			               "(try a lower optimizer.lr or optimizer.clip_norm)", loss, epoch, bi + 1);
+			return bp_fail(err, BP_ERR_DIVERGED, NULL, "training diverged: the loss became %s in epoch %d, batch %zu "
+			               "(try a lower optimizer.lr or optimizer.clip_norm)", isnan(loss) ? "nan" : "infinite",
+			               epoch, bi + 1);
 		r->st.part_loss += loss * n;
 		r->st.part_correct += bp_batch_correct(net->loss, bp_net_output(net), &r->batch.t, n, k);
 		r->st.part_seen += (uint64_t)n;
