@@ -184,7 +184,7 @@ int cmd_eval(int argc, char **argv)
 		goto fail;
 	}
 	struct bp_stats s;
-	bp_evaluate(m.net, src, &m.norm, idx, n, &b, &s, cm);
+	bp_evaluate(m.net, src, &m.norm, idx, 0, n, &b, &s, cm);
 	if (format == 1) {
 		fputs("{\"loss\": ", stdout);
 		bp_json_num(stdout, s.loss);

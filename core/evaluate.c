@@ -64,13 +64,14 @@ double bp_batch_correct(enum bp_loss loss, const float *out, const struct bp_tar
 }
 
 void bp_evaluate(struct bp_net *net, const struct bp_dataset *ds, const struct bp_norm *norm,
-                 const uint32_t *idx, size_t n, struct bp_batch *b, struct bp_stats *out, uint64_t *confusion)
+                 const uint32_t *idx, size_t first, size_t n, struct bp_batch *b, struct bp_stats *out,
+                 uint64_t *confusion)
 {
 	int k = (int)bp_net_out_width(net);
 	double loss = 0, correct = 0;
-	for (size_t first = 0; first < n; first += (size_t)b->cap) {
-		int m = (int)(n - first < (size_t)b->cap ? n - first : (size_t)b->cap);
-		bp_batch_fill(b, ds, norm, idx, first, m);
+	for (size_t done = 0; done < n; done += (size_t)b->cap) {
+		int m = (int)(n - done < (size_t)b->cap ? n - done : (size_t)b->cap);
+		bp_batch_fill(b, ds, norm, idx, first + done, m);
 		bp_net_forward(net, b->x, m, false);
 		const float *o = bp_net_output(net);
 		loss += bp_loss_eval(net->loss, NULL, o, &b->t, m, k) * m;

@@ -39,10 +39,11 @@ int bp_argmax(const float *row, int k);
  * binary_cross_entropy; 0 for mse. out is the net's raw output. */
 double bp_batch_correct(enum bp_loss loss, const float *out, const struct bp_targets *t, int n, int k);
 
-/* Evaluates rows idx[0..n) (all rows when idx is NULL, n = ds->n) in
- * evaluation mode. confusion, when not NULL, is k×k (rows = true class)
- * and is added to (cross_entropy only). */
+/* Evaluates rows idx[first..first+n) (rows first..first+n when idx is
+ * NULL) in evaluation mode. confusion, when not NULL, is k×k (rows = true
+ * class) and is added to (cross_entropy only). */
 void bp_evaluate(struct bp_net *net, const struct bp_dataset *ds, const struct bp_norm *norm,
-                 const uint32_t *idx, size_t n, struct bp_batch *b, struct bp_stats *out, uint64_t *confusion);
+                 const uint32_t *idx, size_t first, size_t n, struct bp_batch *b, struct bp_stats *out,
+                 uint64_t *confusion);
 
 #endif

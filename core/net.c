@@ -153,10 +153,22 @@ void bp_net_free(struct bp_net *net)
 	free(net->offset);
 	free(net->act);
 	free(net->delta);
-	free(net->param);
+	if (!net->shares_param)
+		free(net->param);
 	free(net->grad);
 	free(net->mem);
 	free(net);
+}
+
+void bp_net_share_params(struct bp_net *replica, struct bp_net *master)
+{
+	BP_BUG(replica->nparam != master->nparam || replica->nlayers != master->nlayers);
+	if (!replica->shares_param)
+		free(replica->param);
+	replica->param = master->param;
+	replica->shares_param = true;
+	for (int i = 0; i < replica->nlayers; i++)
+		replica->layers[i].param = master->param + replica->offset[i];
 }
 
 struct bp_shape bp_net_out_shape(const struct bp_net *net) { return net->layers[net->nlayers - 1].out; }

@@ -18,6 +18,7 @@ struct bp_net {
 	int max_batch;
 	size_t nparam;
 	float *param, *grad;        /* flat, nparam each */
+	bool shares_param;          /* param belongs to another net (bp_net_share_params) */
 	float **act;                /* act[0] = input copy, act[i+1] = layer i output (max_batch × width) */
 	float **delta;              /* delta[i] = dL/d act[i] (delta[0] unused) */
 	float *work;                /* all layers' scratch */
@@ -34,6 +35,10 @@ struct bp_net {
 struct bp_net *bp_net_new(struct bp_node *layers, struct bp_shape in, enum bp_loss loss,
                           int max_batch, struct bp_err *err);
 void bp_net_free(struct bp_net *net);
+/* Makes replica (built from the same specs) compute with master's
+ * parameters; its gradients and buffers stay its own. For threads that
+ * each take a share of a batch. */
+void bp_net_share_params(struct bp_net *replica, struct bp_net *master);
 
 struct bp_shape bp_net_out_shape(const struct bp_net *net);
 size_t bp_net_in_width(const struct bp_net *net);

@@ -195,49 +195,68 @@ BP_HOT static void step_adagrad(float *restrict p, float *restrict v, const floa
 	}
 }
 
-void bp_optim_step(struct bp_optim *o, float *param, const float *grad, size_t n, double lr)
+void bp_optim_begin(struct bp_optim *o, double lr, double grad_norm)
 {
-	BP_BUG(n != o->n);
 	const struct bp_optim_cfg *c = &o->cfg;
+	struct bp_optim_scalars *k = &o->k;
 	o->step++;
-	float s = 1.0f;
+	k->s = 1.0f;
 	if (c->clip_norm > 0) {
-		double coef = c->clip_norm / (bp_optim_grad_norm(grad, n) + 1e-6);
+		double coef = c->clip_norm / (grad_norm + 1e-6);
 		if (!(coef >= 1.0))
-			s = (float)coef;
+			k->s = (float)coef;
 	}
-	float wd = (float)c->weight_decay;
-	float flr = (float)lr;
-	switch (c->type) {
-	case BP_OPTIM_SGD:
-		step_sgd(param, grad, n, s, wd, flr);
-		break;
-	case BP_OPTIM_MOMENTUM:
-		step_momentum(param, o->m, grad, n, s, wd, flr, (float)c->momentum);
-		break;
-	case BP_OPTIM_NESTEROV:
-		step_nesterov(param, o->m, grad, n, s, wd, flr, (float)c->momentum);
-		break;
-	case BP_OPTIM_ADAM:
-	case BP_OPTIM_ADAMW: {
+	k->wd = (float)c->weight_decay;
+	k->lr = (float)lr;
+	k->decay = 1.0f;
+	if (c->type == BP_OPTIM_ADAM || c->type == BP_OPTIM_ADAMW) {
 		double t = (double)o->step;
 		double bc1 = 1.0 - pow(c->beta1, t), bc2 = 1.0 - pow(c->beta2, t);
-		float decay = 1.0f;
 		if (c->type == BP_OPTIM_ADAMW) {
-			decay = (float)(1.0 - lr * c->weight_decay);
-			wd = 0.0f;
+			k->decay = (float)(1.0 - lr * c->weight_decay);
+			k->wd = 0.0f;
 		}
-		step_adam(param, o->m, o->v, grad, n, s, wd, decay, (float)c->beta1, (float)(1.0 - c->beta1),
-		          (float)c->beta2, (float)(1.0 - c->beta2), (float)(lr / bc1), (float)sqrt(bc2),
-		          (float)c->eps);
-		break;
+		k->step_size = (float)(lr / bc1);
+		k->bc2s = (float)sqrt(bc2);
 	}
+}
+
+void bp_optim_apply(struct bp_optim *o, float *param, const float *grad, size_t begin, size_t end)
+{
+	BP_BUG(begin > end || end > o->n);
+	const struct bp_optim_cfg *c = &o->cfg;
+	const struct bp_optim_scalars *k = &o->k;
+	size_t n = end - begin;
+	float *p = param + begin, *m = o->m ? o->m + begin : NULL, *v = o->v ? o->v + begin : NULL;
+	const float *g = grad + begin;
+	switch (c->type) {
+	case BP_OPTIM_SGD:
+		step_sgd(p, g, n, k->s, k->wd, k->lr);
+		break;
+	case BP_OPTIM_MOMENTUM:
+		step_momentum(p, m, g, n, k->s, k->wd, k->lr, (float)c->momentum);
+		break;
+	case BP_OPTIM_NESTEROV:
+		step_nesterov(p, m, g, n, k->s, k->wd, k->lr, (float)c->momentum);
+		break;
+	case BP_OPTIM_ADAM:
+	case BP_OPTIM_ADAMW:
+		step_adam(p, m, v, g, n, k->s, k->wd, k->decay, (float)c->beta1, (float)(1.0 - c->beta1),
+		          (float)c->beta2, (float)(1.0 - c->beta2), k->step_size, k->bc2s, (float)c->eps);
+		break;
 	case BP_OPTIM_RMSPROP:
-		step_rmsprop(param, o->v, grad, n, s, wd, flr, (float)BP_RMSPROP_ALPHA,
+		step_rmsprop(p, v, g, n, k->s, k->wd, k->lr, (float)BP_RMSPROP_ALPHA,
 		             (float)(1.0 - BP_RMSPROP_ALPHA), (float)c->eps);
 		break;
 	case BP_OPTIM_ADAGRAD:
-		step_adagrad(param, o->v, grad, n, s, wd, flr, (float)c->eps);
+		step_adagrad(p, v, g, n, k->s, k->wd, k->lr, (float)c->eps);
 		break;
 	}
+}
+
+void bp_optim_step(struct bp_optim *o, float *param, const float *grad, size_t n, double lr)
+{
+	BP_BUG(n != o->n);
+	bp_optim_begin(o, lr, o->cfg.clip_norm > 0 ? bp_optim_grad_norm(grad, n) : 0.0);
+	bp_optim_apply(o, param, grad, 0, n);
 }

@@ -59,8 +59,16 @@ struct bp_optim_cfg {
 
 #define BP_OPTIM_MAX_SLOTS 2
 
+/* The scalars of one step, fixed by bp_optim_begin. */
+struct bp_optim_scalars {
+	float s;                    /* clip scale */
+	float wd, lr, decay;        /* decay: adamw's 1 − lr·wd, else 1 */
+	float step_size, bc2s;      /* adam: lr/(1 − β1ᵗ), √(1 − β2ᵗ) */
+};
+
 struct bp_optim {
 	struct bp_optim_cfg cfg;
+	struct bp_optim_scalars k;  /* of the step under way */
 	size_t n;                   /* parameters */
 	int64_t step;               /* steps taken (PyTorch's `step`) */
 	float *m;                   /* momentum buffer / first moment, or NULL */
@@ -98,5 +106,11 @@ double bp_optim_grad_norm(const float *grad, size_t n);
  * the n given to bp_optim_init. grad is read only. Deterministic: the same
  * inputs and state give the same bits. Allocates nothing. */
 void bp_optim_step(struct bp_optim *o, float *param, const float *grad, size_t n, double lr);
+
+/* The same step in pieces, so threads can each update a slice: begin once
+ * (grad_norm: the global L2 norm of the gradient, used when clip_norm > 0),
+ * then apply to slices [begin, end) that together cover [0, n). */
+void bp_optim_begin(struct bp_optim *o, double lr, double grad_norm);
+void bp_optim_apply(struct bp_optim *o, float *param, const float *grad, size_t begin, size_t end);
 
 #endif

@@ -8,13 +8,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "blas.h"
 #include "ckpt.h"
 #include "files.h"
 #include "json.h"
 #include "metrics.h"
 #include "model.h"
 #include "schedule.h"
+#include "team.h"
 
 const char *const bp_stop_names[] = { "completed", "early_stopping", "diverged", "interrupted", NULL };
 
@@ -23,9 +23,9 @@ struct run {
 	struct bp_config *cfg;
 	char dir[4096], last[4096], best[4096];
 	struct bp_data data;
-	struct bp_net *net;
+	struct bp_team team;         /* the net over train.threads threads */
+	struct bp_net *net;          /* the team's parameters */
 	struct bp_optim optim;
-	struct bp_batch batch, evalb;
 	struct bp_metrics metrics;
 	struct bp_train_state st;
 	uint32_t *order;
@@ -45,10 +45,8 @@ static void run_release(struct run *r)
 	struct bp_err ignore;
 	bp_metrics_close(&r->metrics, &ignore);
 	bp_data_release(&r->data);
-	bp_net_free(r->net);
+	bp_team_release(&r->team);
 	bp_optim_release(&r->optim);
-	bp_batch_release(&r->batch);
-	bp_batch_release(&r->evalb);
 	free(r->order);
 	free(r->config_text);
 }
@@ -139,30 +137,26 @@ static int setup(struct run *r, struct bp_err *err)
 		return -1;
 	if (r->data.ntrain == 0)
 		return bp_fail(err, BP_ERR_DATA, r->data.train.path, "no training samples left after the validation split");
-	int bs = cfg->train.batch_size;
-	if (!(r->net = bp_model_build(cfg, r->data.train.shape, bs, err)))
+	int k = r->data.train.k;
+	if (bp_team_init(&r->team, cfg, r->data.train.shape, r->data.train.d, k, cfg->train.threads, err))
 		return -1;
+	r->net = bp_team_net(&r->team);
 	if (bp_model_check_labels(r->net, &r->data.train, err)
 	    || (r->data.has_val && bp_model_check_labels(r->net, r->data.val_src, err))
 	    || (r->data.has_test && bp_model_check_labels(r->net, &r->data.test, err)))
 		return -1;
-	int k = r->data.train.k;
-	if (bp_optim_init(&r->optim, &cfg->optimizer, r->net->nparam, err)
-	    || bp_batch_init(&r->batch, bs, r->data.train.d, k, err)
-	    || bp_batch_init(&r->evalb, bs, r->data.train.d, k, err))
+	if (bp_optim_init(&r->optim, &cfg->optimizer, r->net->nparam, err))
 		return -1;
 	if (!(r->order = malloc(r->data.ntrain * sizeof *r->order)))
 		return bp_fail_oom(err, "the sample order", r->data.ntrain * sizeof *r->order);
 	if (!(r->config_text = bp_config_text(cfg, &r->config_len, err)))
 		return -1;
-	bp_blas_set_threads(cfg->train.threads);
 
 	/* Two streams from the seed: one initialises, one drives the run. */
 	struct bp_rng init;
 	bp_rng_seed(&init, cfg->seed);
 	bp_rng_seed(&r->st.rng, cfg->seed ^ 0x5851f42d4c957f2dULL);
 	bp_net_init(r->net, cfg->model.init, &init);
-	r->net->rng = &r->st.rng;
 	r->st.best = r->st.es_best = NAN;
 	r->st.best_val_loss = r->st.best_val_acc = NAN;
 	return 0;
@@ -222,27 +216,18 @@ static int run_epoch(struct run *r, int epoch, double lr, const struct bp_train_
                      double start, struct bp_err *err)
 {
 	const struct bp_config *cfg = r->cfg;
-	struct bp_net *net = r->net;
 	size_t ntrain = r->data.ntrain, bs = (size_t)cfg->train.batch_size;
 	size_t nb = (ntrain + bs - 1) / bs;
-	int k = (int)bp_net_out_width(net);
 	for (size_t bi = r->st.batch; bi < nb; bi++) {
 		int n = (int)(bi + 1 < nb ? bs : ntrain - bi * bs);
-		bp_batch_fill(&r->batch, &r->data.train, &r->data.norm, r->order, bi * bs, n);
-		bp_net_zero_grad(net);
-		bp_net_forward(net, r->batch.x, n, true);
-		double loss = bp_net_loss(net, &r->batch.t, n);
+		double loss = bp_team_step(&r->team, &r->optim, &r->data.train, &r->data.norm, r->order, bi * bs, n,
+		                           lr, &r->st.rng, &r->st.part_correct);
 		if (!isfinite(loss))
 			return bp_fail(err, BP_ERR_DIVERGED, NULL, "training diverged: the loss became %s in epoch %d, batch %zu "
 			               "(try a lower optimizer.lr or optimizer.clip_norm)", isnan(loss) ? "nan" : "infinite",
 			               epoch, bi + 1);
 		r->st.part_loss += loss * n;
-		r->st.part_correct += bp_batch_correct(net->loss, bp_net_output(net), &r->batch.t, n, k);
 		r->st.part_seen += (uint64_t)n;
-		bp_net_backward(net, n);
-		/* net->grad now holds this batch's complete gradient: the place where a
-		 * data-parallel run would sum it across processes (allreduce). */
-		bp_optim_step(&r->optim, net->param, net->grad, net->nparam, lr);
 		r->st.batch = bi + 1;
 		if (opts->on_progress) {
 			struct bp_progress p = { epoch, cfg->train.epochs, bi + 1, nb, (size_t)r->st.part_seen,
@@ -289,7 +274,7 @@ static int train_loop(struct run *r, const struct bp_train_opts *opts, struct bp
 		e.val.loss = e.val.accuracy = NAN;
 		if (r->data.has_val && r->data.nval > 0) {
 			e.has_val = true;
-			bp_evaluate(r->net, r->data.val_src, &r->data.norm, r->data.val_idx, r->data.nval, &r->evalb, &e.val, NULL);
+			bp_team_evaluate(&r->team, r->data.val_src, &r->data.norm, r->data.val_idx, r->data.nval, &e.val);
 		}
 		if (!weights_finite(r->net)) {
 			res->stopped = BP_STOP_DIVERGED;
@@ -353,7 +338,7 @@ static int test_eval(struct run *r, struct bp_train_result *res, struct bp_err *
 			return -1;
 	}
 	struct bp_stats s;
-	bp_evaluate(r->net, &r->data.test, &r->data.norm, NULL, r->data.test.n, &r->evalb, &s, NULL);
+	bp_team_evaluate(&r->team, &r->data.test, &r->data.norm, NULL, r->data.test.n, &s);
 	res->test_loss = s.loss;
 	res->test_acc = s.accuracy;
 	return 0;

@@ -1,0 +1,196 @@
+#include "team.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "blas.h"
+#include "model.h"
+
+int bp_team_init(struct bp_team *t, struct bp_config *cfg, struct bp_shape in, size_t d, int k, int threads,
+                 struct bp_err *err)
+{
+	memset(t, 0, sizeof *t);
+	int bs = cfg->train.batch_size;
+	if (threads <= 0) {
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = cores > 0 ? (int)cores : 1;
+	}
+	int n = threads < bs ? threads : bs;
+	int share = (bs + n - 1) / n;
+	t->n = n;
+	if (!(t->nets = calloc((size_t)n, sizeof *t->nets)) || !(t->batches = calloc((size_t)n, sizeof *t->batches))
+	    || !(t->rngs = calloc((size_t)n, sizeof *t->rngs)) || !(t->loss = calloc((size_t)n, sizeof *t->loss))
+	    || !(t->correct = calloc((size_t)n, sizeof *t->correct))
+	    || !(t->sumsq = calloc((size_t)n, sizeof *t->sumsq))) {
+		bp_team_release(t);
+		return bp_fail_oom(err, "the thread team", (size_t)n * 64);
+	}
+	for (int i = 0; i < n; i++) {
+		if (!(t->nets[i] = bp_model_build(cfg, in, share, err))
+		    || bp_batch_init(&t->batches[i], share, d, k, err)) {
+			bp_team_release(t);
+			return -1;
+		}
+		if (i > 0)
+			bp_net_share_params(t->nets[i], t->nets[0]);
+		t->nets[i]->rng = &t->rngs[i];
+	}
+	/* The team is the parallelism: BLAS stays on the calling thread. */
+	bp_blas_set_threads(1);
+	if (bp_pool_init(&t->pool, n, err)) {
+		bp_team_release(t);
+		return -1;
+	}
+	return 0;
+}
+
+void bp_team_release(struct bp_team *t)
+{
+	if (t->pool.n)
+		bp_pool_release(&t->pool);
+	for (int i = 0; t->nets && i < t->n; i++)
+		bp_net_free(t->nets[i]);
+	for (int i = 0; t->batches && i < t->n; i++)
+		bp_batch_release(&t->batches[i]);
+	free(t->nets);
+	free(t->batches);
+	free(t->rngs);
+	free(t->loss);
+	free(t->correct);
+	free(t->sumsq);
+	memset(t, 0, sizeof *t);
+}
+
+struct step_job {
+	struct bp_team *t;
+	struct bp_optim *o;
+	const struct bp_dataset *ds;
+	const struct bp_norm *norm;
+	const uint32_t *order;
+	size_t first;
+	int n;
+	double lr;
+};
+
+static void step_member(void *ctx, int tid, int nt)
+{
+	struct step_job *j = ctx;
+	struct bp_team *t = j->t;
+	struct bp_net *net = t->nets[tid];
+	size_t lo, hi;
+	bp_pool_split((size_t)j->n, tid, nt, &lo, &hi);
+	int m = (int)(hi - lo), k = (int)bp_net_out_width(net);
+	struct bp_batch *b = &t->batches[tid];
+	bp_net_zero_grad(net);
+	t->loss[tid] = t->correct[tid] = 0;
+	if (m > 0) {
+		bp_batch_fill(b, j->ds, j->norm, j->order, j->first + lo, m);
+		bp_net_forward(net, b->x, m, true);
+		t->loss[tid] = bp_net_loss(net, &b->t, m) * m;
+		t->correct[tid] = bp_batch_correct(net->loss, bp_net_output(net), &b->t, m, k);
+		bp_net_backward(net, m);
+	}
+	bp_pool_barrier(&t->pool);
+	double total = 0;
+	for (int i = 0; i < nt; i++)
+		total += t->loss[i];
+	if (!isfinite(total))
+		return;
+
+	/* The combined gradient, member by member in a fixed order: each
+	 * member's is the mean over its share, weighted by share/n. This is
+	 * where processes of a data-parallel run would allreduce. */
+	size_t plo, phi, np = net->nparam;
+	bp_pool_split(np, tid, nt, &plo, &phi);
+	float *g = t->nets[0]->grad;
+	if (nt > 1) {
+		for (int i = 0; i < nt; i++) {
+			size_t ilo, ihi;
+			bp_pool_split((size_t)j->n, i, nt, &ilo, &ihi);
+			float w = (float)(ihi - ilo) / (float)j->n;
+			const float *gi = t->nets[i]->grad;
+			if (i == 0)
+				for (size_t p = plo; p < phi; p++)
+					g[p] = w * gi[p];
+			else
+				for (size_t p = plo; p < phi; p++)
+					g[p] += w * gi[p];
+		}
+	}
+	if (j->o->cfg.clip_norm > 0) {
+		double s = 0;
+		for (size_t p = plo; p < phi; p++)
+			s += (double)g[p] * g[p];
+		t->sumsq[tid] = s;
+		bp_pool_barrier(&t->pool);
+		if (tid == 0) {
+			double sq = 0;
+			for (int i = 0; i < nt; i++)
+				sq += t->sumsq[i];
+			bp_optim_begin(j->o, j->lr, sqrt(sq));
+		}
+		bp_pool_barrier(&t->pool);
+	}
+	bp_optim_apply(j->o, t->nets[0]->param, g, plo, phi);
+}
+
+double bp_team_step(struct bp_team *t, struct bp_optim *o, const struct bp_dataset *ds,
+                    const struct bp_norm *norm, const uint32_t *order, size_t first, int n, double lr,
+                    struct bp_rng *rng, double *correct)
+{
+	for (int i = 0; i < t->n; i++)
+		bp_rng_seed(&t->rngs[i], bp_rng_next(rng));
+	if (!(o->cfg.clip_norm > 0))
+		bp_optim_begin(o, lr, 0.0);
+	struct step_job j = { t, o, ds, norm, order, first, n, lr };
+	bp_pool_run(&t->pool, step_member, &j);
+	double loss = 0;
+	for (int i = 0; i < t->n; i++) {
+		loss += t->loss[i];
+		*correct += t->correct[i];
+	}
+	return loss / n;
+}
+
+struct eval_job {
+	struct bp_team *t;
+	const struct bp_dataset *ds;
+	const struct bp_norm *norm;
+	const uint32_t *idx;
+	size_t n;
+	struct bp_stats *st;
+};
+
+static void eval_member(void *ctx, int tid, int nt)
+{
+	struct eval_job *j = ctx;
+	size_t lo, hi;
+	bp_pool_split(j->n, tid, nt, &lo, &hi);
+	bp_evaluate(j->t->nets[tid], j->ds, j->norm, j->idx, lo, hi - lo, &j->t->batches[tid], &j->st[tid], NULL);
+}
+
+void bp_team_evaluate(struct bp_team *t, const struct bp_dataset *ds, const struct bp_norm *norm,
+                      const uint32_t *idx, size_t n, struct bp_stats *out)
+{
+	struct bp_stats st[64];
+	struct bp_stats *s = t->n <= 64 ? st : calloc((size_t)t->n, sizeof *s);
+	if (!s) {   /* cannot split without room for the parts: one member does it all */
+		bp_evaluate(t->nets[0], ds, norm, idx, 0, n, &t->batches[0], out, NULL);
+		return;
+	}
+	struct eval_job j = { t, ds, norm, idx, n, s };
+	bp_pool_run(&t->pool, eval_member, &j);
+	double loss = 0, acc = 0;
+	for (int i = 0; i < t->n; i++)
+		if (s[i].n) {
+			loss += s[i].loss * (double)s[i].n;
+			acc += s[i].accuracy * (double)s[i].n;
+		}
+	out->n = n;
+	out->loss = n ? loss / (double)n : NAN;
+	out->accuracy = n ? acc / (double)n : NAN;
+	if (s != st)
+		free(s);
+}

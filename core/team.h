@@ -1,0 +1,45 @@
+/* The network replicated over a team of threads. Each member runs forward
+ * and backward on its share of a batch with its own buffers and gradient;
+ * the parameters are shared. Between backward and the optimiser step the
+ * members' gradients are combined (a fixed-order sum, so the same thread
+ * count always gives the same numbers): the one place where data-parallel
+ * processes would allreduce. Each member then steps its slice of the
+ * parameters. BLAS runs single-threaded inside each member. */
+#ifndef BP_TEAM_H
+#define BP_TEAM_H
+
+#include "config.h"
+#include "evaluate.h"
+#include "optim.h"
+#include "pool.h"
+
+struct bp_team {
+	int n;                      /* members */
+	struct bp_pool pool;
+	struct bp_net **nets;       /* nets[0] owns the parameters */
+	struct bp_batch *batches;   /* each member's share of a batch */
+	struct bp_rng *rngs;        /* each member's dropout stream, per step */
+	double *loss, *correct, *sumsq;
+};
+
+/* threads: 0 = all cores; at most one member per sample of a batch. */
+int bp_team_init(struct bp_team *t, struct bp_config *cfg, struct bp_shape in, size_t d, int k, int threads,
+                 struct bp_err *err);
+void bp_team_release(struct bp_team *t);
+/* The parameters (shared by all members). */
+static inline struct bp_net *bp_team_net(struct bp_team *t) { return t->nets[0]; }
+
+/* One step on rows order[first..first+n): forward, loss and backward over
+ * the members, then (if the loss is finite) the combined gradient and one
+ * optimiser step at rate lr. rng seeds the members' dropout streams.
+ * Returns the batch's mean loss and adds the batch's correct count to
+ * *correct. A non-finite loss leaves the parameters untouched. */
+double bp_team_step(struct bp_team *t, struct bp_optim *o, const struct bp_dataset *ds,
+                    const struct bp_norm *norm, const uint32_t *order, size_t first, int n, double lr,
+                    struct bp_rng *rng, double *correct);
+
+/* bp_evaluate over the members: rows idx[0..n) (0..n when idx is NULL). */
+void bp_team_evaluate(struct bp_team *t, const struct bp_dataset *ds, const struct bp_norm *norm,
+                      const uint32_t *idx, size_t n, struct bp_stats *out);
+
+#endif
