@@ -327,11 +327,17 @@ int bp_ckpt_load(struct bp_ckpt *ck, const char *path, struct bp_err *err)
 
 	int cap = 0;
 	bool seen_config = false, seen_state = false;
+	uint32_t seen = 0;   /* record kinds met so far; only tensors repeat */
 	while (!r.bad && r.pos < r.len) {
 		uint32_t tag = get_u32(&r);
 		uint64_t n = get_u64(&r);
 		if (r.bad || n > r.len - r.pos)
 			return corrupt(ck, path, "a record runs past the end", err);
+		if (tag < 32 && tag != TAG_TENSOR) {
+			if (seen & (UINT32_C(1) << tag))
+				return corrupt(ck, path, "a record appears twice", err);
+			seen |= UINT32_C(1) << tag;
+		}
 		struct rbuf rec = { r.p + r.pos, (size_t)n, 0, false };
 		r.pos += (size_t)n;
 		switch (tag) {

@@ -9,7 +9,12 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#define FIRST_CHUNK ((size_t)1 << 20)
+/* The first buffer for data of unknown size; fuzz builds shrink it so that
+ * small inputs reach the paths that grow it. */
+#ifndef BP_IDX_FIRST_CHUNK
+#define BP_IDX_FIRST_CHUNK ((size_t)1 << 20)
+#endif
+#define FIRST_CHUNK ((size_t)BP_IDX_FIRST_CHUNK)
 #define GZ_BUFFER (256u << 10)
 #define MAX_GZREAD ((size_t)1 << 30)
 

@@ -1,5 +1,6 @@
 #include "model.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 int bp_model_label_spec(struct bp_config *cfg, struct bp_label_spec *spec, struct bp_err *err)
@@ -43,6 +44,29 @@ int bp_model_check_labels(const struct bp_net *net, const struct bp_dataset *ds,
 	                    ds->max_class + 1);
 }
 
+/* The parameters the net for m's config and input shape would hold,
+ * counted as bp_net_new counts them but without allocating the net. */
+static int count_params(struct bp_model *m, double *count, struct bp_err *err)
+{
+	struct bp_shape shape = m->ck.in;
+	*count = 0;
+	for (struct bp_node *spec = m->cfg->model.layers->child; spec; spec = spec->next) {
+		struct bp_layer l = { .in = shape, .act = BP_ACT_LINEAR };
+		if (bp_layer_find(spec, &l.ops, err))
+			return -1;
+		if (l.ops->priv_size && !(l.priv = calloc(1, l.ops->priv_size)))
+			return bp_fail_oom(err, "a layer", l.ops->priv_size);
+		int rc = bp_layer_configure(&l, spec, err);
+		if (rc == 0)
+			*count += (double)l.ops->nparam(&l);
+		free(l.priv);
+		if (rc)
+			return -1;
+		shape = l.out;
+	}
+	return 0;
+}
+
 int bp_model_load(struct bp_model *m, const char *path, int max_batch, struct bp_err *err)
 {
 	memset(m, 0, sizeof *m);
@@ -59,6 +83,16 @@ int bp_model_load(struct bp_model *m, const char *path, int max_batch, struct bp
 		bp_model_release(m);
 		return bp_fail(err, BP_ERR_DATA, path, "corrupt checkpoint: normalisation statistics for %zu features, "
 		               "the model takes %zu", m->ck.norm_d, d);
+	}
+	/* The file bounds the net before it is allocated: its parameters must
+	 * be exactly the checkpoint's tensors, which the file holds. */
+	double want = 0, have = 0;
+	for (int j = 0; j < m->ck.ntensors; j++)
+		have += (double)m->ck.tensors[j].size;
+	if (m->cfg->model.layers->nchild > 0 && count_params(m, &want, err) == 0 && want != have) {
+		bp_model_release(m);
+		return bp_fail(err, BP_ERR_DATA, path, "corrupt checkpoint: it holds %.0f parameters, "
+		               "its model needs %.0f", have, want);
 	}
 	if (!(m->net = bp_model_build(m->cfg, m->ck.in, max_batch, err))
 	    || bp_ckpt_restore_net(&m->ck, m->net, path, err)
