@@ -1,11 +1,16 @@
 #include "pool.h"
 
-#include <sched.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
-#define SPINS 4000      /* busy polls before yielding */
-#define YIELDS 2000     /* yields before sleeping */
+/* Busy polls before sleeping: long enough to catch a partner that is a
+ * few microseconds behind, short enough not to steal a busy machine's
+ * cores (a sleeping member costs nothing). */
+#define SPINS 2000
 
 static inline void relax(void)
 {
@@ -14,27 +19,37 @@ static inline void relax(void)
 #endif
 }
 
-/* Waits until *gen differs from seen; spins, yields, then sleeps. */
-static unsigned wait_gen(struct bp_pool *p, unsigned seen)
+static void futex_wait(atomic_uint *word, unsigned val)
 {
-	unsigned g;
+	syscall(SYS_futex, (unsigned *)word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void futex_wake(atomic_uint *word)
+{
+	syscall(SYS_futex, (unsigned *)word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/* Waits while *word == val: spins, then sleeps on the futex. sleepers
+ * tells the waker whether a system call is needed. */
+static void wait_while(atomic_uint *word, unsigned val, atomic_int *sleepers)
+{
 	for (int i = 0; i < SPINS; i++) {
-		if ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) != seen)
-			return g;
+		if (atomic_load_explicit(word, memory_order_acquire) != val)
+			return;
 		relax();
 	}
-	for (int i = 0; i < YIELDS; i++) {
-		if ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) != seen)
-			return g;
-		sched_yield();
-	}
-	pthread_mutex_lock(&p->mu);
-	p->sleepers++;
-	while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen)
-		pthread_cond_wait(&p->cv, &p->mu);
-	p->sleepers--;
-	pthread_mutex_unlock(&p->mu);
-	return g;
+	atomic_fetch_add(sleepers, 1);
+	while (atomic_load(word) == val)
+		futex_wait(word, val);
+	atomic_fetch_sub(sleepers, 1);
+}
+
+/* Changes *word (by add) and wakes its sleepers, if any. */
+static void bump(atomic_uint *word, unsigned add, atomic_int *sleepers)
+{
+	atomic_fetch_add(word, add);
+	if (atomic_load(sleepers) > 0)
+		futex_wake(word);
 }
 
 struct worker_arg {
@@ -49,11 +64,14 @@ static void *worker(void *arg)
 	free(arg);
 	unsigned seen = 0;
 	for (;;) {
-		seen = wait_gen(p, seen);
+		wait_while(&p->gen, seen, &p->gen_sleepers);
+		seen = atomic_load_explicit(&p->gen, memory_order_acquire);
 		if (p->quit)
 			return NULL;
 		p->fn(p->ctx, tid, p->n);
-		atomic_fetch_sub_explicit(&p->running, 1, memory_order_acq_rel);
+		/* The last member out tells the caller. */
+		if (atomic_fetch_sub(&p->running, 1) == 1)
+			bump(&p->done, 1, &p->done_sleepers);
 	}
 }
 
@@ -63,8 +81,6 @@ int bp_pool_init(struct bp_pool *p, int n, struct bp_err *err)
 	p->n = n < 1 ? 1 : n;
 	if (p->n == 1)
 		return 0;
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
 	if (!(p->threads = calloc((size_t)p->n - 1, sizeof *p->threads))) {
 		p->n = 1;
 		return bp_fail_oom(err, "threads", 0);
@@ -77,8 +93,7 @@ int bp_pool_init(struct bp_pool *p, int n, struct bp_err *err)
 		}
 		if (!a || pthread_create(&p->threads[t - 1], NULL, worker, a) != 0) {
 			free(a);
-			int started = t - 1;
-			p->n = started + 1;
+			p->n = t;   /* the workers started so far, plus the caller */
 			bp_pool_release(p);
 			return bp_fail(err, BP_ERR_RUNTIME, NULL, "cannot start %d threads (train.threads)", n);
 		}
@@ -86,24 +101,13 @@ int bp_pool_init(struct bp_pool *p, int n, struct bp_err *err)
 	return 0;
 }
 
-static void start(struct bp_pool *p)
-{
-	atomic_fetch_add_explicit(&p->gen, 1, memory_order_acq_rel);
-	pthread_mutex_lock(&p->mu);
-	if (p->sleepers)
-		pthread_cond_broadcast(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-}
-
 void bp_pool_release(struct bp_pool *p)
 {
 	if (p->n > 1) {
 		p->quit = true;
-		start(p);
+		bump(&p->gen, 1, &p->gen_sleepers);
 		for (int t = 1; t < p->n; t++)
 			pthread_join(p->threads[t - 1], NULL);
-		pthread_mutex_destroy(&p->mu);
-		pthread_cond_destroy(&p->cv);
 	}
 	free(p->threads);
 	memset(p, 0, sizeof *p);
@@ -117,31 +121,22 @@ void bp_pool_run(struct bp_pool *p, bp_pool_fn fn, void *ctx)
 	}
 	p->fn = fn;
 	p->ctx = ctx;
-	atomic_store_explicit(&p->running, p->n - 1, memory_order_release);
-	start(p);
+	unsigned done = atomic_load(&p->done);
+	atomic_store(&p->running, p->n - 1);
+	bump(&p->gen, 1, &p->gen_sleepers);
 	fn(ctx, 0, p->n);
-	for (int i = 0; atomic_load_explicit(&p->running, memory_order_acquire) > 0; i++) {
-		if (i < SPINS)
-			relax();
-		else
-			sched_yield();
-	}
+	wait_while(&p->done, done, &p->done_sleepers);
 }
 
 void bp_pool_barrier(struct bp_pool *p)
 {
 	if (p->n <= 1)
 		return;
-	unsigned g = atomic_load_explicit(&p->bar_gen, memory_order_acquire);
-	if (atomic_fetch_add_explicit(&p->bar_count, 1, memory_order_acq_rel) + 1 == (unsigned)p->n) {
-		atomic_store_explicit(&p->bar_count, 0, memory_order_relaxed);
-		atomic_fetch_add_explicit(&p->bar_gen, 1, memory_order_acq_rel);
+	unsigned g = atomic_load(&p->bar_gen);
+	if (atomic_fetch_add(&p->bar_count, 1) + 1 == (unsigned)p->n) {
+		atomic_store(&p->bar_count, 0);
+		bump(&p->bar_gen, 1, &p->bar_sleepers);
 		return;
 	}
-	for (int i = 0; atomic_load_explicit(&p->bar_gen, memory_order_acquire) == g; i++) {
-		if (i < SPINS)
-			relax();
-		else
-			sched_yield();
-	}
+	wait_while(&p->bar_gen, g, &p->bar_sleepers);
 }

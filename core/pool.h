@@ -2,7 +2,7 @@
  * function on every member at once (the caller is member 0) and returns
  * when all have finished; inside it, bp_pool_barrier lines them up.
  * Work is split by member index, so results never depend on timing.
- * Waiting members spin briefly, then yield, then sleep. */
+ * Waiting members spin briefly, then sleep on a futex (Linux). */
 #ifndef BP_POOL_H
 #define BP_POOL_H
 
@@ -19,14 +19,13 @@ struct bp_pool {
 	int n;                          /* members, the caller included */
 	pthread_t *threads;             /* n − 1 workers */
 	atomic_uint gen;                /* bumped to start a run */
-	atomic_int running;             /* members still in the run */
+	atomic_int running;             /* workers still in the run */
+	atomic_uint done;               /* bumped when the last worker finishes */
 	atomic_uint bar_count, bar_gen; /* the barrier */
+	atomic_int gen_sleepers, done_sleepers, bar_sleepers;
 	bp_pool_fn fn;
 	void *ctx;
 	bool quit;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int sleepers;
 };
 
 /* n ≥ 1 members; n = 1 starts no thread. */
