@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "blas.h"
 #include "cmd.h"
 
 struct bp_subcommand {
@@ -56,8 +57,12 @@ int main(int argc, char **argv)
 		return finish(0);
 	}
 	for (size_t i = 0; i < NSUB; i++)
-		if (strcmp(name, subcommands[i].name) == 0)
+		if (strcmp(name, subcommands[i].name) == 0) {
+			struct bp_err err = { 0 };
+			if (bp_blas_check_memory_limit(&err))
+				return bp_report(&err);
 			return finish(subcommands[i].run(argc - 1, argv + 1));
+		}
 	fprintf(stderr, "bptrain: error: unknown command '%s' (see 'bptrain --help')\n", name);
 	return BP_EXIT_USAGE;
 }

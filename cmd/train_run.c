@@ -13,9 +13,15 @@
 
 static volatile sig_atomic_t stop_requested;
 
+/* The first SIGINT/SIGTERM asks for a stop after the current batch; a
+ * second one ends the process at once. */
 static void on_signal(int sig)
 {
-	(void)sig;
+	if (stop_requested) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
 	stop_requested = 1;
 }
 

@@ -3,6 +3,7 @@
 #include "blas.h"
 
 #include <cblas.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 void bp_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
@@ -40,4 +41,22 @@ void bp_blas_set_threads(int n)
 int bp_blas_threads(void)
 {
 	return openblas_get_num_threads();
+}
+
+int bp_blas_check_memory_limit(struct bp_err *err)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 0;
+	/* OpenBLAS 0.3.21 reserves a 128 MiB work buffer for each thread it
+	 * runs (the caller's included) and, when that fails, waits for memory
+	 * forever: refuse a limit that cannot hold them and some data. */
+	double mib = 1024.0 * 1024.0;
+	double need = (double)openblas_get_num_threads() * 128.0 * mib + 128.0 * mib;
+	if ((double)rl.rlim_cur < need)
+		return bp_fail(err, BP_ERR_RUNTIME, NULL,
+		               "out of memory: the address-space limit (ulimit -v) is %.0f MiB, but OpenBLAS alone "
+		               "reserves about %.0f MiB here; raise the limit to at least %.0f MiB",
+		               (double)rl.rlim_cur / mib, need / mib - 128.0, need / mib);
+	return 0;
 }
