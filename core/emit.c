@@ -49,8 +49,11 @@ static bool flat_map(const struct bp_node *n)
 static int scalar(yaml_emitter_t *em, const char *text, bool quoted)
 {
 	yaml_event_t ev;
-	yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)text, (int)strlen(text),
-	                             !quoted, 1, quoted ? YAML_SINGLE_QUOTED_SCALAR_STYLE : YAML_PLAIN_SCALAR_STYLE);
+	/* It fails on text that is not UTF-8 (or out of memory), leaving ev
+	 * unset: emitting it then would free stale pointers. */
+	if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)text, (int)strlen(text), !quoted, 1,
+	                                  quoted ? YAML_SINGLE_QUOTED_SCALAR_STYLE : YAML_PLAIN_SCALAR_STYLE))
+		return 0;
 	return yaml_emitter_emit(em, &ev);
 }
 

@@ -15,7 +15,10 @@
 #define BP_IDX_FIRST_CHUNK ((size_t)1 << 20)
 #endif
 #define FIRST_CHUNK ((size_t)BP_IDX_FIRST_CHUNK)
-#define GZ_BUFFER (256u << 10)
+#ifndef BP_GZ_BUFFER
+#define BP_GZ_BUFFER (256u << 10)
+#endif
+#define GZ_BUFFER ((unsigned)BP_GZ_BUFFER)
 #define MAX_GZREAD ((size_t)1 << 30)
 
 void bp_prefault(void *p, size_t from, size_t to)

@@ -475,6 +475,13 @@ int bp_yaml_apply_set(struct bp_node *root, const char *arg, struct bp_err *err)
 		return bp_fail(err, BP_ERR_CONFIG, where, "expected KEY=VALUE, like 'train.epochs=5'");
 	if (eq == arg)
 		return bp_fail(err, BP_ERR_CONFIG, where, "the key before '=' is empty");
+	/* Keys are names like 'train.epochs'; the key is not parsed as YAML,
+	 * so a byte that YAML could not hold would reach the emitted config. */
+	for (const char *c = arg; c < eq; c++)
+		if (*c <= ' ' || *c >= 0x7f)
+			return bp_fail(err, BP_ERR_CONFIG, where,
+			               "the key holds a space, a control character or a non-ASCII byte (column %d)",
+			               (int)(c - arg) + 1);
 	BP_BUG(root->kind != BP_NODE_MAP);
 	char *key = strndup(arg, (size_t)(eq - arg));
 	if (!key)

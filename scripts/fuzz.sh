@@ -51,8 +51,10 @@ report() {
 	name=$1
 	log=build-fuzz/fuzz-logs/$name.log
 	execs=$(grep -E '^stat::number_of_executed_units' "$log" | tail -1 | awk '{print $2}')
+	[ -n "$execs" ] || execs=$(grep -E '^#[0-9]+' "$log" | tail -1 | awk '{print substr($1, 2)}')
+	took=$(grep -E '^Done [0-9]+ runs in' "$log" | tail -1 | awk '{print $5}')
 	last=$(grep -E '^#[0-9]+' "$log" | tail -1 | grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9]+[a-zA-Z]*')
-	echo "fuzz_$name: ${seconds}s, ${execs:-?} executions, ${last:-no stats}"
+	echo "fuzz_$name: ${took:+${took}s of }${seconds}s, ${execs:-?} executions, ${last:-no stats}"
 	found=0
 	for f in build-fuzz/fuzz-artifacts/"$name"/*; do
 		[ -f "$f" ] || continue
