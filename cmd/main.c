@@ -1,6 +1,7 @@
 /* bptrain: the subcommand table, --help and --version. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "blas.h"
 #include "cmd.h"
@@ -59,8 +60,13 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < NSUB; i++)
 		if (strcmp(name, subcommands[i].name) == 0) {
 			struct bp_err err = { 0 };
-			if (bp_blas_check_memory_limit(&err))
-				return bp_report(&err);
+			if (bp_blas_check_memory_limit(&err)) {
+				/* _exit: OpenBLAS's threads may already be stuck waiting
+				 * for memory, and its exit handler would wait for them. */
+				int status = bp_report(&err);
+				fflush(stdout);
+				_exit(status);
+			}
 			return finish(subcommands[i].run(argc - 1, argv + 1));
 		}
 	fprintf(stderr, "bptrain: error: unknown command '%s' (see 'bptrain --help')\n", name);

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "files.h"
 
@@ -41,6 +42,20 @@ static int cut_back(const char *path, int keep, struct bp_err *err)
 	return rc;
 }
 
+/* Appends text whole or not at all: a write that fails part-way (a full
+ * disk, a file-size limit) is cut back off the file. */
+static int append(struct bp_metrics *m, const char *text, struct bp_err *err)
+{
+	long at = ftell(m->f);
+	if (fputs(text, m->f) != EOF && fflush(m->f) == 0)
+		return 0;
+	int e = errno;
+	clearerr(m->f);
+	if (at >= 0 && ftruncate(fileno(m->f), (off_t)at) == 0)
+		fseek(m->f, at, SEEK_SET);
+	return bp_fail(err, BP_ERR_RUNTIME, m->path, "cannot write: %s", strerror(e));
+}
+
 int bp_metrics_open(struct bp_metrics *m, const char *path, int keep, struct bp_err *err)
 {
 	snprintf(m->path, sizeof m->path, "%s", path);
@@ -57,11 +72,10 @@ int bp_metrics_open(struct bp_metrics *m, const char *path, int keep, struct bp_
 	m->f = fopen(path, keep >= 0 ? "a" : "w");
 	if (!m->f)
 		return bp_fail(err, BP_ERR_RUNTIME, path, "cannot open for writing: %s", strerror(errno));
-	if (keep < 0 && (fputs(header, m->f) == EOF || fflush(m->f) != 0)) {
-		int e = errno;
+	if (keep < 0 && append(m, header, err)) {
 		fclose(m->f);
 		m->f = NULL;
-		return bp_fail(err, BP_ERR_RUNTIME, path, "cannot write: %s", strerror(e));
+		return -1;
 	}
 	return 0;
 }
@@ -76,15 +90,13 @@ static void cell(char *buf, size_t size, double v)
 
 int bp_metrics_append(struct bp_metrics *m, const struct bp_epoch_line *e, struct bp_err *err)
 {
-	char tl[32], ta[32], vl[32], va[32];
+	char tl[32], ta[32], vl[32], va[32], row[256];
 	cell(tl, sizeof tl, e->train.loss);
 	cell(ta, sizeof ta, e->train.accuracy);
 	cell(vl, sizeof vl, e->has_val ? e->val.loss : NAN);
 	cell(va, sizeof va, e->has_val ? e->val.accuracy : NAN);
-	if (fprintf(m->f, "%d,%s,%s,%s,%s,%.9g,%.3f\n", e->epoch, tl, ta, vl, va, e->lr, e->seconds) < 0
-	    || fflush(m->f) != 0)
-		return bp_fail(err, BP_ERR_RUNTIME, m->path, "cannot write: %s", strerror(errno));
-	return 0;
+	snprintf(row, sizeof row, "%d,%s,%s,%s,%s,%.9g,%.3f\n", e->epoch, tl, ta, vl, va, e->lr, e->seconds);
+	return append(m, row, err);
 }
 
 int bp_metrics_close(struct bp_metrics *m, struct bp_err *err)

@@ -1,6 +1,7 @@
 #include "train.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,16 @@ static int prepare_dir(struct run *r, const struct bp_train_opts *opts, struct b
 		return bp_fail(err, BP_ERR_CONFIG, r->dir,
 		               "the folder already holds a run (metrics.csv); use --resume to continue it, "
 		               "--force to overwrite it, or choose another output.dir");
+	/* --force: the old run's files go, so none of them outlives the new run. */
+	static const char *const run_files[] = { "metrics.csv", "summary.json", "best.ckpt", "last.ckpt",
+	                                         "config.yaml", NULL };
+	for (int i = 0; opts->force && !opts->resume && run_files[i]; i++) {
+		char path[4096];
+		if (bp_path_join(path, sizeof path, r->dir, run_files[i], err))
+			return -1;
+		if (unlink(path) != 0 && errno != ENOENT)
+			return bp_fail(err, BP_ERR_RUNTIME, path, "cannot remove the old run's file: %s", strerror(errno));
+	}
 	if (access(r->dir, W_OK) != 0)
 		return bp_fail(err, BP_ERR_RUNTIME, r->dir, "the output folder is not writable");
 	DIR *d = opendir(r->dir);
