@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -31,13 +30,6 @@ struct display {
 	bool drawn;
 };
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void clear_bar(struct display *d)
 {
 	if (d->drawn) {
@@ -49,10 +41,10 @@ static void clear_bar(struct display *d)
 static void on_progress(void *ctx, const struct bp_progress *p)
 {
 	struct display *d = ctx;
-	double t = now();
-	if (!d->bar || (t - d->last_draw < 0.1 && p->batch < p->batches))
+	/* At most ten redraws a second (p->seconds restarts each epoch). */
+	if (!d->bar || (p->seconds - d->last_draw < 0.1 && p->seconds >= d->last_draw && p->batch < p->batches))
 		return;
-	d->last_draw = t;
+	d->last_draw = p->seconds;
 	double rate = p->seconds > 0 ? (double)p->samples / p->seconds : 0;
 	double eta = p->batch ? p->seconds / (double)p->batch * (double)(p->batches - p->batch) : 0;
 	int width = 24, fill = (int)((double)width * (double)p->batch / (double)p->batches);

@@ -88,7 +88,11 @@ static int absolutize(struct bp_cfgctx *cx, struct bp_node *n, struct bp_err *er
 	if (!abs)
 		return bp_fail_oom(err, "a data path", len);
 	snprintf(abs, len, "%s%s%s", base, ends_with(base, "/") ? "" : "/", s);
-	int rc = bp_node_set_value(n, abs);
+	/* "configs/../data/x.csv" reads better as "data/x.csv"; a file that does
+	 * not exist keeps the joined path, which its error message then names. */
+	char *real = realpath(abs, NULL);
+	int rc = bp_node_set_value(n, real ? real : abs);
+	free(real);
 	free(abs);
 	return rc ? bp_fail_oom(err, "a data path", len) : 0;
 }

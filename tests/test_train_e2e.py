@@ -571,6 +571,28 @@ def c06_existing_folder():
 
 
 @check
+def c06b_progress_and_epoch_lines():
+    """A pipe gets the plain epoch lines only (no bar on stderr); --progress
+    forces the bar, cleared before each epoch line; --quiet prints nothing;
+    with two threads the same seed gives the same metrics twice."""
+    d = fresh("progress")
+    cfg = yaml_config(d, blob_config(d, epochs=2))
+    p = bp("train", cfg, "--out", os.path.join(d, "a"), "--threads", "2")
+    need(p.returncode == 0 and p.stderr == "", "a piped run wrote to stderr: %r" % p.stderr[:300])
+    lines = p.stdout.strip().split("\n")
+    need(len(lines) == 3 and all(re.match(r"^epoch [12]/2 loss [0-9.]+ acc [0-9.]+ val_loss [0-9.]+ val_acc [0-9.]+ "
+                                          r"lr [0-9.e-]+ [0-9.]+s$", l) for l in lines[:2]),
+         "epoch lines not as SPEC shows them: %r" % lines)
+    p = bp("train", cfg, "--out", os.path.join(d, "b"), "--threads", "2", "--progress")
+    need(p.returncode == 0 and "samples/s" in p.stderr and "ETA" in p.stderr and "\033[K" in p.stderr,
+         "--progress drew no bar: %r" % p.stderr[:300])
+    need(no_seconds(metrics_rows(os.path.join(d, "a"))) == no_seconds(metrics_rows(os.path.join(d, "b"))),
+         "two runs with the same seed and 2 threads differ")
+    p = bp("train", cfg, "--out", os.path.join(d, "c"), "--quiet", "--progress")
+    need(p.returncode == 0 and p.stdout == "" and p.stderr == "", "--quiet printed: %r %r" % (p.stdout, p.stderr))
+
+
+@check
 def c07_eval_equals_summary():
     """eval best.ckpt --format json (default split: test) equals summary.json's
     test_loss/test_accuracy to 5 significant digits (classification and mse)."""
