@@ -11,7 +11,7 @@
 
 #define CHECK_BATCH 8
 #define CHECK_PER_TENSOR 200
-#define CHECK_TOLERANCE 1e-3
+#define CHECK_TOLERANCE 1e-2   /* float32 rounding in wide relu nets reaches ~1e-3; real mistakes give > 0.1 */
 
 static void usage(FILE *f)
 {

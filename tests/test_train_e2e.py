@@ -840,7 +840,8 @@ def c10_predict():
 @check
 def c11_configs():
     """Every configs/*.yaml trains 1 epoch (--set train.epochs=1 --out TMP
-    --force --quiet) and eval of its best.ckpt works; Fashion-MNIST ones are
+    --force --quiet), eval of its best.ckpt works, and `bptrain gradcheck`
+    passes on it (one NAME max_rel_err line per tensor); Fashion-MNIST ones are
     skipped when /usr/share/datasets/fashion-mnist is missing."""
     cdir = os.path.join(ROOT, "configs")
     names = sorted(f for f in os.listdir(cdir) if f.endswith((".yaml", ".yml")))
@@ -864,6 +865,10 @@ def c11_configs():
         p = bp("eval", os.path.join(out, "best.ckpt"))
         if p.returncode != 0 or not re.match(r"loss \S+ (accuracy \S+ )?samples \d+$", p.stdout.strip()):
             problems.append("%s: eval exit %d, output %r %s" % (n, p.returncode, p.stdout, p.stderr.strip()))
+        p = bp("gradcheck", path)
+        lines = p.stdout.strip().split("\n")
+        if p.returncode != 0 or not all(re.match(r"^layers\.\d+\.(W|b) max_rel_err \S+$", l) for l in lines):
+            problems.append("%s: gradcheck exit %d, output %r %s" % (n, p.returncode, p.stdout, p.stderr.strip()))
         print("    %s: %.1fs" % (n, time.time() - t))
     need(not problems, "; ".join(problems))
 
