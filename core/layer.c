@@ -27,7 +27,8 @@ int bp_layer_find(const struct bp_node *spec, const struct bp_layer_ops **ops, s
 	return 0;
 }
 
-int bp_layer_spec_resolve(struct bp_node *spec, struct bp_shape in, struct bp_shape *out, struct bp_err *err)
+int bp_layer_spec_resolve(struct bp_node *spec, struct bp_shape in, struct bp_shape *out, size_t *nparam,
+                          struct bp_err *err)
 {
 	const struct bp_layer_ops *ops;
 	if (bp_layer_find(spec, &ops, err))
@@ -37,8 +38,11 @@ int bp_layer_spec_resolve(struct bp_node *spec, struct bp_shape in, struct bp_sh
 		return bp_fail_oom(err, "a layer", ops->priv_size);
 	int rc = bp_layer_configure(&l, spec, err);
 	free(l.priv);
-	if (rc == 0)
+	if (rc == 0) {
 		*out = l.out;
+		if (nparam)
+			*nparam = l.ops->nparam(&l);
+	}
 	return rc;
 }
 

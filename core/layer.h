@@ -80,7 +80,9 @@ int bp_layer_configure(struct bp_layer *l, struct bp_node *spec, struct bp_err *
 struct bp_node *bp_layer_default(struct bp_node *spec, const char *key, const char *value, struct bp_err *err);
 
 /* Validates one layer spec of model.layers and fills in its defaults, for a
- * layer whose input shape is in. On success *out is the output shape. */
-int bp_layer_spec_resolve(struct bp_node *spec, struct bp_shape in, struct bp_shape *out, struct bp_err *err);
+ * layer whose input shape is in. On success *out is the output shape and
+ * *nparam (when nparam is not NULL) its parameter count. */
+int bp_layer_spec_resolve(struct bp_node *spec, struct bp_shape in, struct bp_shape *out, size_t *nparam,
+                          struct bp_err *err);
 
 #endif
