@@ -48,8 +48,9 @@ struct bp_layer_ops {
 	size_t (*work_size)(const struct bp_layer *l, int n);
 	/* y (n, out) from x (n, in). rng is used only when train is true. */
 	void (*forward)(struct bp_layer *l, const float *x, float *y, int n, bool train, struct bp_rng *rng);
-	/* Accumulates into l->grad, overwrites dx (skipped when NULL). dy is
-	 * scratch: the layer may overwrite it. */
+	/* Stores the batch's parameter gradient into l->grad (overwriting it,
+	 * so no zeroing pass is needed before), overwrites dx (skipped when
+	 * NULL). dy is scratch: the layer may overwrite it. */
 	void (*backward)(struct bp_layer *l, const float *x, const float *y, float *dy, float *dx, int n);
 };
 

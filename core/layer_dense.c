@@ -86,8 +86,10 @@ static void dense_backward(struct bp_layer *l, const float *x, const float *y, f
 	float *dw = l->grad, *restrict db = l->grad + (size_t)in * out;
 	if (!l->act_fused)
 		bp_act_backward(l->act, dy, y, n, out);   /* dy now holds dL/dz */
-	bp_sgemm(true, false, in, out, n, 1.0f, x, in, dy, out, 1.0f, dw, out);
-	for (int i = 0; i < n; i++) {
+	bp_sgemm(true, false, in, out, n, 1.0f, x, in, dy, out, 0.0f, dw, out);
+	for (int j = 0; j < out; j++)
+		db[j] = dy[j];
+	for (int i = 1; i < n; i++) {
 		const float *restrict row = dy + (size_t)i * out;
 		for (int j = 0; j < out; j++)
 			db[j] += row[j];

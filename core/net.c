@@ -218,6 +218,7 @@ double bp_net_loss(struct bp_net *net, const struct bp_targets *t, int n)
 
 void bp_net_backward(struct bp_net *net, int n)
 {
+	BP_BUG(n < 1 || n > net->max_batch);
 	for (int i = net->nlayers - 1; i >= 0; i--) {
 		struct bp_layer *l = &net->layers[i];
 		const float *x = i ? net->act[i] : net->input;

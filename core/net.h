@@ -56,6 +56,7 @@ const float *bp_net_proba(struct bp_net *net, int n);
  * Labels: classes (int32) for cross_entropy; targets (n × out floats) for
  * binary_cross_entropy and mse. */
 double bp_net_loss(struct bp_net *net, const struct bp_targets *t, int n);
+/* Overwrites grad with the gradient of the last loss (no zeroing needed). */
 void bp_net_backward(struct bp_net *net, int n);
 
 /* Parameter tensors across the net, in layer order: "layers.I.NAME". */

@@ -7,6 +7,7 @@
 
 #include "blas.h"
 #include "model.h"
+#include "simd.h"
 
 int bp_team_init(struct bp_team *t, struct bp_config *cfg, struct bp_shape in, size_t d, int k, int threads,
                  struct bp_err *err)
@@ -74,6 +75,21 @@ struct step_job {
 	double lr;
 };
 
+/* g = a·g + b·h, one pass over a member's slice of the gradient. */
+BP_HOT static void scale_add(float *restrict g, const float *restrict h, float a, float b, size_t n)
+{
+	for (size_t p = 0; p < n; p++)
+		g[p] = a * g[p] + b * h[p];
+}
+
+/* Member i's share of a batch of n, as a fraction of the batch. */
+static float share_weight(int n, int i, int nt)
+{
+	size_t lo, hi;
+	bp_pool_split((size_t)n, i, nt, &lo, &hi);
+	return (float)(hi - lo) / (float)n;
+}
+
 static void step_member(void *ctx, int tid, int nt)
 {
 	struct step_job *j = ctx;
@@ -83,14 +99,15 @@ static void step_member(void *ctx, int tid, int nt)
 	bp_pool_split((size_t)j->n, tid, nt, &lo, &hi);
 	int m = (int)(hi - lo), k = (int)bp_net_out_width(net);
 	struct bp_batch *b = &t->batches[tid];
-	bp_net_zero_grad(net);
 	t->loss[tid] = t->correct[tid] = 0;
 	if (m > 0) {
 		bp_batch_fill(b, j->ds, j->norm, j->order, j->first + lo, m);
 		bp_net_forward(net, b->x, m, true);
 		t->loss[tid] = bp_net_loss(net, &b->t, m) * m;
 		t->correct[tid] = bp_batch_correct(net->loss, bp_net_output(net), &b->t, m, k);
-		bp_net_backward(net, m);
+		bp_net_backward(net, m);   /* overwrites the member's gradient */
+	} else {
+		bp_net_zero_grad(net);     /* a share of nothing adds nothing */
 	}
 	bp_pool_barrier(&t->pool);
 	double total = 0;
@@ -106,17 +123,10 @@ static void step_member(void *ctx, int tid, int nt)
 	bp_pool_split(np, tid, nt, &plo, &phi);
 	float *g = t->nets[0]->grad;
 	if (nt > 1) {
-		for (int i = 0; i < nt; i++) {
-			size_t ilo, ihi;
-			bp_pool_split((size_t)j->n, i, nt, &ilo, &ihi);
-			float w = (float)(ihi - ilo) / (float)j->n;
-			const float *gi = t->nets[i]->grad;
-			if (i == 0)
-				for (size_t p = plo; p < phi; p++)
-					g[p] = w * gi[p];
-			else
-				for (size_t p = plo; p < phi; p++)
-					g[p] += w * gi[p];
+		float w0 = share_weight(j->n, 0, nt);
+		for (int i = 1; i < nt; i++) {
+			scale_add(g + plo, t->nets[i]->grad + plo, w0, share_weight(j->n, i, nt), phi - plo);
+			w0 = 1.0f;
 		}
 	}
 	if (j->o->cfg.clip_norm > 0) {
