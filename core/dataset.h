@@ -68,6 +68,9 @@ void bp_norm_release(struct bp_norm *norm);
  * ds->d. Allocates nothing. */
 void bp_gather(float *restrict dst, const struct bp_dataset *ds, const struct bp_norm *norm,
                const uint32_t *restrict idx, size_t first, size_t n);
+/* Asks the cache for the feature rows idx[first..first+n) (a shuffled next
+ * batch), so that the bp_gather after the current step finds them there. */
+void bp_gather_prefetch(const struct bp_dataset *ds, const uint32_t *idx, size_t first, size_t n);
 /* The labels of the same rows: cls (n) for classes, else y (n × k). */
 void bp_gather_labels(int32_t *restrict cls, float *restrict y, const struct bp_dataset *ds,
                       const uint32_t *restrict idx, size_t first, size_t n);

@@ -191,6 +191,17 @@ void bp_gather(float *restrict dst, const struct bp_dataset *ds, const struct bp
 	}
 }
 
+void bp_gather_prefetch(const struct bp_dataset *ds, const uint32_t *idx, size_t first, size_t n)
+{
+	const size_t bytes = ds->d * bp_dtype_size(ds->type);
+	for (size_t i = 0; i < n; i++) {
+		const char *row = (const char *)ds->x + (size_t)idx[first + i] * bytes;
+		for (size_t b = 0; b < bytes; b += 64)
+			__builtin_prefetch(row + b);
+		__builtin_prefetch(row + bytes - 1);
+	}
+}
+
 void bp_gather_labels(int32_t *restrict cls, float *restrict y, const struct bp_dataset *ds,
                       const uint32_t *restrict idx, size_t first, size_t n)
 {

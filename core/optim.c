@@ -161,17 +161,17 @@ BP_HOT static void step_nesterov(float *restrict p, float *restrict b, const flo
 	}
 }
 
-/* step_size = lr / (1 − β1ᵗ), bc2s = √(1 − β2ᵗ); decay = 1 − lr·λ (adamw) or 1. */
+/* step_size = lr·√(1 − β2ᵗ)/(1 − β1ᵗ), eps_hat = eps·√(1 − β2ᵗ); decay = 1 − lr·λ (adamw) or 1. */
 BP_HOT static void step_adam(float *restrict p, float *restrict m, float *restrict v, const float *restrict grad,
                       size_t n, float s, float wd, float decay, float b1, float omb1, float b2, float omb2,
-                      float step_size, float bc2s, float eps)
+                      float step_size, float eps_hat)
 {
 	for (size_t i = 0; i < n; i++) {
 		float pi = p[i] * decay;
 		float g = s * grad[i] + wd * pi;
 		m[i] = b1 * m[i] + omb1 * g;
 		v[i] = b2 * v[i] + omb2 * g * g;
-		p[i] = pi - step_size * m[i] / (sqrtf(v[i]) / bc2s + eps);
+		p[i] = pi - step_size * m[i] / (sqrtf(v[i]) + eps_hat);
 	}
 }
 
@@ -216,8 +216,10 @@ void bp_optim_begin(struct bp_optim *o, double lr, double grad_norm)
 			k->decay = (float)(1.0 - lr * c->weight_decay);
 			k->wd = 0.0f;
 		}
-		k->step_size = (float)(lr / bc1);
-		k->bc2s = (float)sqrt(bc2);
+		/* PyTorch's m̂/(√v̂ + eps), rearranged as in Kingma & Ba §2 so
+		 * that each element costs one division, not two. */
+		k->step_size = (float)(lr * sqrt(bc2) / bc1);
+		k->eps_hat = (float)(c->eps * sqrt(bc2));
 	}
 }
 
@@ -242,7 +244,7 @@ void bp_optim_apply(struct bp_optim *o, float *param, const float *grad, size_t 
 	case BP_OPTIM_ADAM:
 	case BP_OPTIM_ADAMW:
 		step_adam(p, m, v, g, n, k->s, k->wd, k->decay, (float)c->beta1, (float)(1.0 - c->beta1),
-		          (float)c->beta2, (float)(1.0 - c->beta2), k->step_size, k->bc2s, (float)c->eps);
+		          (float)c->beta2, (float)(1.0 - c->beta2), k->step_size, k->eps_hat);
 		break;
 	case BP_OPTIM_RMSPROP:
 		step_rmsprop(p, v, g, n, k->s, k->wd, k->lr, (float)BP_RMSPROP_ALPHA,

@@ -63,7 +63,7 @@ struct bp_optim_cfg {
 struct bp_optim_scalars {
 	float s;                    /* clip scale */
 	float wd, lr, decay;        /* decay: adamw's 1 − lr·wd, else 1 */
-	float step_size, bc2s;      /* adam: lr/(1 − β1ᵗ), √(1 − β2ᵗ) */
+	float step_size, eps_hat;   /* adam: lr·√(1 − β2ᵗ)/(1 − β1ᵗ), eps·√(1 − β2ᵗ) */
 };
 
 struct bp_optim {

@@ -70,7 +70,7 @@ struct step_job {
 	const struct bp_dataset *ds;
 	const struct bp_norm *norm;
 	const uint32_t *order;
-	size_t first;
+	size_t total, first;
 	int n;
 	double lr;
 };
@@ -102,6 +102,14 @@ static void step_member(void *ctx, int tid, int nt)
 	t->loss[tid] = t->correct[tid] = 0;
 	if (m > 0) {
 		bp_batch_fill(b, j->ds, j->norm, j->order, j->first + lo, m);
+		/* This member's share of the next batch (same split), fetched
+		 * from memory while this one computes. */
+		size_t next = j->first + (size_t)j->n, nn = j->total - next;
+		if (j->order && next < j->total) {
+			size_t nlo, nhi;
+			bp_pool_split(nn < (size_t)j->n ? nn : (size_t)j->n, tid, nt, &nlo, &nhi);
+			bp_gather_prefetch(j->ds, j->order, next + nlo, nhi - nlo);
+		}
 		bp_net_forward(net, b->x, m, true);
 		t->loss[tid] = bp_net_loss(net, &b->t, m) * m;
 		t->correct[tid] = bp_batch_correct(net->loss, bp_net_output(net), &b->t, m, k);
@@ -147,14 +155,15 @@ static void step_member(void *ctx, int tid, int nt)
 }
 
 double bp_team_step(struct bp_team *t, struct bp_optim *o, const struct bp_dataset *ds,
-                    const struct bp_norm *norm, const uint32_t *order, size_t first, int n, double lr,
-                    struct bp_rng *rng, double *correct)
+                    const struct bp_norm *norm, const uint32_t *order, size_t total, size_t first, int n,
+                    double lr, struct bp_rng *rng, double *correct)
 {
+	BP_BUG(first + (size_t)n > total);
 	for (int i = 0; i < t->n; i++)
 		bp_rng_seed(&t->rngs[i], bp_rng_next(rng));
 	if (!(o->cfg.clip_norm > 0))
 		bp_optim_begin(o, lr, 0.0);
-	struct step_job j = { t, o, ds, norm, order, first, n, lr };
+	struct step_job j = { t, o, ds, norm, order, total, first, n, lr };
 	bp_pool_run(&t->pool, step_member, &j);
 	double loss = 0;
 	for (int i = 0; i < t->n; i++) {

@@ -31,12 +31,13 @@ static inline struct bp_net *bp_team_net(struct bp_team *t) { return t->nets[0];
 
 /* One step on rows order[first..first+n): forward, loss and backward over
  * the members, then (if the loss is finite) the combined gradient and one
- * optimiser step at rate lr. rng seeds the members' dropout streams.
+ * optimiser step at rate lr. rng seeds the members' dropout streams. order
+ * holds total rows; the members prefetch the next batch's rows from it.
  * Returns the batch's mean loss and adds the batch's correct count to
  * *correct. A non-finite loss leaves the parameters untouched. */
 double bp_team_step(struct bp_team *t, struct bp_optim *o, const struct bp_dataset *ds,
-                    const struct bp_norm *norm, const uint32_t *order, size_t first, int n, double lr,
-                    struct bp_rng *rng, double *correct);
+                    const struct bp_norm *norm, const uint32_t *order, size_t total, size_t first, int n,
+                    double lr, struct bp_rng *rng, double *correct);
 
 /* bp_evaluate over the members: rows idx[0..n) (0..n when idx is NULL). */
 void bp_team_evaluate(struct bp_team *t, const struct bp_dataset *ds, const struct bp_norm *norm,

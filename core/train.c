@@ -231,8 +231,8 @@ static int run_epoch(struct run *r, int epoch, double lr, const struct bp_train_
 	size_t nb = (ntrain + bs - 1) / bs;
 	for (size_t bi = r->st.batch; bi < nb; bi++) {
 		int n = (int)(bi + 1 < nb ? bs : ntrain - bi * bs);
-		double loss = bp_team_step(&r->team, &r->optim, &r->data.train, &r->data.norm, r->order, bi * bs, n,
-		                           lr, &r->st.rng, &r->st.part_correct);
+		double loss = bp_team_step(&r->team, &r->optim, &r->data.train, &r->data.norm, r->order, ntrain,
+		                           bi * bs, n, lr, &r->st.rng, &r->st.part_correct);
 		if (!isfinite(loss))
 			return bp_fail(err, BP_ERR_DIVERGED, NULL, "training diverged: the loss became %s in epoch %d, batch %zu "
 			               "(try a lower optimizer.lr or optimizer.clip_norm)", isnan(loss) ? "nan" : "infinite",

@@ -130,7 +130,7 @@ static void test_team_step_matches_single(void **state)
 		assert_int_equal(bp_optim_init(&o, &cfg->optimizer, net->nparam, &err), 0);
 		double correct = 0;
 		for (int step = 0; step < 4; step++) {
-			double loss = bp_team_step(&t, &o, &ds, NULL, order, 0, ROWS, 0.1, &rng, &correct);
+			double loss = bp_team_step(&t, &o, &ds, NULL, order, ROWS, 0, ROWS, 0.1, &rng, &correct);
 			assert_true(isfinite(loss) && loss > 0);
 		}
 		params[r] = malloc(net->nparam * sizeof(float));
