@@ -3,7 +3,7 @@
  *
  * W is stored (in, out) row-major. Per batch of n samples and per layer:
  *   forward  y (n,out)  = x (n,in) · W          bp_sgemm(F,F, n,out,in)
- *   backward dW (in,out) += xᵀ · dz (n,out)     bp_sgemm(T,F, in,out,n, beta 1)
+ *   backward dW (in,out)  = xᵀ · dz (n,out)     bp_sgemm(T,F, in,out,n)
  *            dx (n,in)  = dz · Wᵀ               bp_sgemm(F,T, n,in,out)   (not for layer 1)
  * then the validation forward pass over --val samples in batches of the same
  * size. The last batch of each pass is the remainder, as in bptrain.
@@ -106,7 +106,7 @@ static double pass(struct net *net, long samples, bool train, double *t)
 			int in = net->widths[l], out = net->widths[l + 1];
 			double a = now();
 			bp_sgemm(true, false, in, out, n, 1.0f, net->act[l], in, net->delta[l + 1], out,
-			         1.0f, net->dw[l], out);
+			         0.0f, net->dw[l], out);
 			double b = now();
 			t[DW] += b - a;
 			flops += 2.0 * n * in * out;
