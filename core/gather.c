@@ -169,16 +169,13 @@ void bp_gather(float *restrict dst, const struct bp_dataset *ds, const struct bp
 {
 	const size_t d = ds->d;
 	BP_BUG(norm && norm->kind == BP_NORM_STANDARDIZE && norm->d != d);
-	const size_t esize = bp_dtype_size(ds->type), ahead = 4;
+	const size_t ahead = 4;
 	for (size_t i = 0; i < n; i++) {
 		size_t row = idx ? idx[first + i] : first + i;
 		float *restrict o = dst + i * d;
 		/* Shuffled rows miss the cache: ask for a row a few ahead now. */
-		if (idx && i + ahead < n) {
-			const char *next = (const char *)ds->x + (size_t)idx[first + i + ahead] * d * esize;
-			for (size_t b = 0; b < d * esize; b += 64)
-				__builtin_prefetch(next + b);
-		}
+		if (idx && i + ahead < n)
+			bp_gather_prefetch(ds, idx, first + i + ahead, 1);
 		size_t at = row * d;
 		switch (ds->type) {
 		case BP_DT_U8: row_u8(o, (const uint8_t *)ds->x + at, d, norm); break;
