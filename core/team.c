@@ -159,8 +159,12 @@ double bp_team_step(struct bp_team *t, struct bp_optim *o, const struct bp_datas
                     double lr, struct bp_rng *rng, double *correct)
 {
 	BP_BUG(first + (size_t)n > total);
+	/* One draw per step whatever the thread count, so the data order,
+	 * drawn from the same stream, does not depend on it (member 0's
+	 * dropout stream is then the one a single thread would use). */
+	uint64_t base = bp_rng_next(rng);
 	for (int i = 0; i < t->n; i++)
-		bp_rng_seed(&t->rngs[i], bp_rng_next(rng));
+		bp_rng_seed(&t->rngs[i], base + (uint64_t)i * 0xD1B54A32D192ED03u);
 	if (!(o->cfg.clip_norm > 0))
 		bp_optim_begin(o, lr, 0.0);
 	struct step_job j = { t, o, ds, norm, order, total, first, n, lr };

@@ -593,6 +593,28 @@ def c06b_progress_and_epoch_lines():
 
 
 @check
+def c06c_threads_keep_the_data_order():
+    """Without dropout, the thread count changes only rounding: the data
+    order does not depend on it, so --threads 1 and 3 give the same losses
+    to 1e-5 in every epoch (rounding moves them by ~1e-7 here, a different
+    shuffle by ~3e-3)."""
+    d = fresh("threadorder")
+    cfg = yaml_config(d, blob_config(d, optimizer="sgd", lr=0.1, epochs=4, dropout=False))
+    rows = {}
+    for t in (1, 3):
+        out = os.path.join(d, "t%d" % t)
+        p = bp("train", cfg, "--out", out, "--threads", str(t))
+        need(p.returncode == 0, "--threads %d failed: %s" % (t, p.stderr[-300:]))
+        rows[t] = metrics_rows(out)
+    need(len(rows[1]) == 4 and len(rows[3]) == 4, "expected 4 epochs each")
+    for a, b in zip(rows[1], rows[3]):
+        for col in (1, 3):   # train_loss, val_loss
+            x, y = float(a[col]), float(b[col])
+            need(abs(x - y) <= 1e-5 * max(abs(x), abs(y)),
+                 "epoch %s: column %d is %s with 1 thread and %s with 3" % (a[0], col, a[col], b[col]))
+
+
+@check
 def c07_eval_equals_summary():
     """eval best.ckpt --format json (default split: test) equals summary.json's
     test_loss/test_accuracy to 5 significant digits (classification and mse)."""
