@@ -45,25 +45,14 @@ import threading
 import time
 import zlib
 
+from checks import CheckFailed, Skip, check, need, run_checks
+
 BPTRAIN = None
 TMP = None
 ASAN = False
 RSS_LIMIT_KB = 200 * 1024
 HEADER = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds"
 CKPT_MAGIC = b"BPTRAIN\x1a"
-
-
-class CheckFailed(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
-
-
-def need(cond, msg):
-    if not cond:
-        raise CheckFailed(msg)
 
 
 def note(msg):
@@ -292,14 +281,6 @@ def metrics_whole(folder):
 
 
 # ---------------------------------------------------------------- checks
-
-CHECKS = []
-
-
-def check(fn):
-    CHECKS.append(fn)
-    return fn
-
 
 def which_file(line):
     for f in ("last.ckpt", "best.ckpt", "metrics.csv", "config.yaml", "summary.json"):
@@ -752,6 +733,14 @@ def c7_valgrind():
 
 # ---------------------------------------------------------------- main
 
+def unfreeze(folder):
+    """Clears chattr +i from anything a failed check left immutable."""
+    if os.geteuid() == 0 and shutil.which("chattr"):
+        for root, dirs, files in os.walk(folder):
+            for x in dirs + files:
+                chattr("-i", os.path.join(root, x))
+
+
 def main():
     global BPTRAIN, TMP, ASAN
     if len(sys.argv) < 2:
@@ -762,41 +751,7 @@ def main():
     with open(BPTRAIN, "rb") as f:
         ASAN = b"__asan_init" in f.read()
     TMP = tempfile.mkdtemp(prefix="bptrain-faults-")
-    passed = failed = skipped = 0
-    t_all = time.time()
-    try:
-        for fn in CHECKS:
-            num = fn.__name__[1]
-            if only and not any(o == num or o in fn.__name__ for o in only):
-                continue
-            t = time.time()
-            try:
-                fn()
-                passed += 1
-                print("ok   %s (%.1fs)" % (fn.__name__, time.time() - t))
-            except Skip as e:
-                skipped += 1
-                print("skip %s (%.1fs): %s" % (fn.__name__, time.time() - t, e))
-            except CheckFailed as e:
-                failed += 1
-                print("FAIL %s (%.1fs): %s" % (fn.__name__, time.time() - t, e))
-            except Exception as e:   # a crash of the test itself is a failure too
-                failed += 1
-                print("FAIL %s (%.1fs): %s: %s" % (fn.__name__, time.time() - t, type(e).__name__, e))
-            sys.stdout.flush()
-    finally:
-        if os.environ.get("KEEP_TMP"):
-            print("kept " + TMP)
-        else:
-            if os.geteuid() == 0 and shutil.which("chattr"):   # anything a failed check left immutable
-                for root, dirs, files in os.walk(TMP):
-                    for x in dirs + files:
-                        chattr("-i", os.path.join(root, x))
-            shutil.rmtree(TMP, ignore_errors=True)
-    print("total %.1fs%s" % (time.time() - t_all, " (%d skipped)" % skipped if skipped else ""))
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
-
+    return run_checks(only, TMP, lambda fn: fn.__name__[1], cleanup=unfreeze)
 
 if __name__ == "__main__":
     sys.exit(main())

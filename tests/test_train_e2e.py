@@ -24,20 +24,13 @@ import sys
 import tempfile
 import time
 
+from checks import CheckFailed, check, need, run_checks
+
 BPTRAIN = None
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TMP = None
 
 HEADER = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds"
-
-
-class CheckFailed(Exception):
-    pass
-
-
-def need(cond, msg):
-    if not cond:
-        raise CheckFailed(msg)
 
 
 # ---------------------------------------------------------------- datasets
@@ -265,14 +258,6 @@ def blob_config(folder, optimizer="adam", lr=0.01, epochs=15, extra_opt="", extr
 
 
 # ---------------------------------------------------------------- checks
-
-CHECKS = []
-
-
-def check(fn):
-    CHECKS.append(fn)
-    return fn
-
 
 @check
 def c01_determinism():
@@ -975,34 +960,7 @@ def main():
     BPTRAIN = os.path.abspath(sys.argv[1])
     only = sys.argv[2:]
     TMP = tempfile.mkdtemp(prefix="bptrain-e2e-")
-    passed = failed = 0
-    t_all = time.time()
-    try:
-        for fn in CHECKS:
-            num = fn.__name__[1:3].lstrip("0")
-            if only and not any(o == num or o in fn.__name__ for o in only):
-                continue
-            t = time.time()
-            try:
-                fn()
-                passed += 1
-                print("ok   %s (%.1fs)" % (fn.__name__, time.time() - t))
-            except CheckFailed as e:
-                failed += 1
-                print("FAIL %s (%.1fs): %s" % (fn.__name__, time.time() - t, e))
-            except Exception as e:   # a crash of the test itself is a failure too
-                failed += 1
-                print("FAIL %s (%.1fs): %s: %s" % (fn.__name__, time.time() - t, type(e).__name__, e))
-            sys.stdout.flush()
-    finally:
-        if os.environ.get("KEEP_TMP"):
-            print("kept " + TMP)
-        else:
-            shutil.rmtree(TMP, ignore_errors=True)
-    print("total %.1fs" % (time.time() - t_all))
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
-
+    return run_checks(only, TMP, lambda fn: fn.__name__[1:3].lstrip("0"))
 
 if __name__ == "__main__":
     sys.exit(main())
