@@ -104,9 +104,9 @@ static void step_member(void *ctx, int tid, int nt)
 		bp_batch_fill(b, j->ds, j->norm, j->order, j->first + lo, m);
 		/* This member's share of the next batch (same split), fetched
 		 * from memory while this one computes. */
-		size_t next = j->first + (size_t)j->n, nn = j->total - next;
+		size_t next = j->first + (size_t)j->n;
 		if (j->order && next < j->total) {
-			size_t nlo, nhi;
+			size_t nn = j->total - next, nlo, nhi;
 			bp_pool_split(nn < (size_t)j->n ? nn : (size_t)j->n, tid, nt, &nlo, &nhi);
 			bp_gather_prefetch(j->ds, j->order, next + nlo, nhi - nlo);
 		}
