@@ -9,6 +9,14 @@
 void bp_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
               const float *b, int ldb, float beta, float *c, int ldc)
 {
+	if (m <= 0 || n <= 0)
+		return;
+	if (k <= 0) {   /* an empty sum (a member with no samples): C = beta·C */
+		for (int i = 0; i < m; i++)
+			for (int j = 0; j < n; j++)
+				c[(long)i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[(long)i * ldc + j];
+		return;
+	}
 	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
 	            m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }

@@ -11,6 +11,7 @@
 #include "err.h"
 #include "node.h"
 #include "rng.h"
+#include "sync.h"
 
 /* A per-sample shape: channels, height, width (a flat vector is c×1×1). */
 struct bp_shape {
@@ -23,11 +24,12 @@ enum bp_init { BP_INIT_AUTO, BP_INIT_HE, BP_INIT_GLOROT, BP_INIT_UNIFORM };
 /* A named parameter tensor inside a layer's slice of the flat arrays. */
 #define BP_MAX_TENSORS 4
 struct bp_tensor_desc {
-	const char *name;      /* "W", "b" */
+	const char *name;      /* "W", "b", "running_mean" */
 	int rank;
 	int dims[4];
-	size_t offset;         /* into the layer's param/grad slice */
+	size_t offset;         /* into the layer's param/grad slice, or its state slice */
 	size_t size;
+	bool state;            /* state (running statistics), not trained: in l->state */
 };
 
 struct bp_layer;
@@ -41,16 +43,27 @@ struct bp_layer_ops {
 	 * priv) from l->in. */
 	int (*configure)(struct bp_layer *l, struct bp_node *spec, struct bp_err *err);
 	size_t (*nparam)(const struct bp_layer *l);
-	/* Describes the parameter tensors; returns how many (≤ BP_MAX_TENSORS). */
+	/* Floats of state that is not trained but saved (batch_norm's running
+	 * statistics); NULL = none. */
+	size_t (*nstate)(const struct bp_layer *l);
+	/* Describes the parameter tensors, trainable ones first, then state
+	 * ones (desc.state); returns how many (≤ BP_MAX_TENSORS). */
 	int (*tensors)(const struct bp_layer *l, struct bp_tensor_desc *out);
+	/* Initialises the parameters and the state. */
 	void (*init_params)(struct bp_layer *l, enum bp_init init, struct bp_rng *rng);
 	/* Floats of per-layer scratch for a batch of n (e.g. a dropout mask). */
 	size_t (*work_size)(const struct bp_layer *l, int n);
-	/* y (n, out) from x (n, in). rng is used only when train is true. */
+	/* Multiply-adds of one forward pass over n samples (for `bptrain
+	 * time`); NULL = negligible. */
+	double (*flops)(const struct bp_layer *l, int n);
+	/* y (n, out) from x (n, in). rng is used only when train is true.
+	 * n may be 0 in training (a member with no share of a short batch):
+	 * the layer then computes nothing but makes its bp_sync_sum calls. */
 	void (*forward)(struct bp_layer *l, const float *x, float *y, int n, bool train, struct bp_rng *rng);
 	/* Stores the batch's parameter gradient into l->grad (overwriting it,
 	 * so no zeroing pass is needed before), overwrites dx (skipped when
-	 * NULL). dy is scratch: the layer may overwrite it. */
+	 * NULL). dy is scratch: the layer may overwrite it. n may be 0, as
+	 * in forward. */
 	void (*backward)(struct bp_layer *l, const float *x, const float *y, float *dy, float *dx, int n);
 };
 
@@ -61,6 +74,9 @@ struct bp_layer {
 	bool act_fused;         /* set by the net: forward stops at the
 	                           pre-activation and backward receives dL/dz */
 	float *param, *grad;    /* views into the net's flat arrays */
+	float *state;           /* view into the net's state array (nstate floats) */
+	bool writes_state;      /* false on a team's replicas: member 0 updates the state */
+	struct bp_sync *sync;   /* whole-batch sums; NULL = this net alone */
 	float *work;            /* view into the net's scratch */
 	void *priv;
 };

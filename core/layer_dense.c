@@ -41,8 +41,8 @@ static size_t dense_nparam(const struct bp_layer *l)
 static int dense_tensors(const struct bp_layer *l, struct bp_tensor_desc *t)
 {
 	int in = (int)bp_shape_size(l->in), out = (int)bp_shape_size(l->out);
-	t[0] = (struct bp_tensor_desc){ "W", 2, { in, out }, 0, (size_t)in * out };
-	t[1] = (struct bp_tensor_desc){ "b", 1, { out }, (size_t)in * out, (size_t)out };
+	t[0] = (struct bp_tensor_desc){ "W", 2, { in, out }, 0, (size_t)in * out, false };
+	t[1] = (struct bp_tensor_desc){ "b", 1, { out }, (size_t)in * out, (size_t)out, false };
 	return 2;
 }
 
@@ -69,6 +69,11 @@ static size_t dense_work(const struct bp_layer *l, int n)
 	return 0;
 }
 
+static double dense_flops(const struct bp_layer *l, int n)
+{
+	return (double)n * (double)bp_shape_size(l->in) * (double)bp_shape_size(l->out);
+}
+
 static void dense_forward(struct bp_layer *l, const float *x, float *y, int n, bool train, struct bp_rng *rng)
 {
 	(void)train;
@@ -88,7 +93,7 @@ static void dense_backward(struct bp_layer *l, const float *x, const float *y, f
 		bp_act_backward(l->act, dy, y, n, out);   /* dy now holds dL/dz */
 	bp_sgemm(true, false, in, out, n, 1.0f, x, in, dy, out, 0.0f, dw, out);
 	for (int j = 0; j < out; j++)
-		db[j] = dy[j];
+		db[j] = n > 0 ? dy[j] : 0.0f;
 	for (int i = 1; i < n; i++) {
 		const float *restrict row = dy + (size_t)i * out;
 		for (int j = 0; j < out; j++)
@@ -107,6 +112,7 @@ const struct bp_layer_ops bp_layer_dense = {
 	.tensors = dense_tensors,
 	.init_params = dense_init,
 	.work_size = dense_work,
+	.flops = dense_flops,
 	.forward = dense_forward,
 	.backward = dense_backward,
 };

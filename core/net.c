@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Buffers are carved from one block in 64-byte-aligned pieces. */
@@ -58,6 +59,7 @@ struct bp_net *bp_net_new(struct bp_node *layers, struct bp_shape in, enum bp_lo
 	if (!net || !(net->layers = calloc((size_t)nl, sizeof *net->layers))
 	    || !(net->specs = calloc((size_t)nl, sizeof *net->specs))
 	    || !(net->offset = calloc((size_t)nl + 1, sizeof *net->offset))
+	    || !(net->state_offset = calloc((size_t)nl + 1, sizeof *net->state_offset))
 	    || !(net->act = calloc((size_t)nl + 1, sizeof *net->act))
 	    || !(net->delta = calloc((size_t)nl + 1, sizeof *net->delta))) {
 		bp_fail_oom(err, "the network", sizeof *net);
@@ -78,6 +80,7 @@ struct bp_net *bp_net_new(struct bp_node *layers, struct bp_shape in, enum bp_lo
 			goto fail;
 		l->in = shape;
 		l->act = BP_ACT_LINEAR;
+		l->writes_state = true;
 		if (l->ops->priv_size && !(l->priv = calloc(1, l->ops->priv_size))) {
 			bp_fail_oom(err, "a layer", l->ops->priv_size);
 			goto fail;
@@ -101,11 +104,16 @@ struct bp_net *bp_net_new(struct bp_node *layers, struct bp_shape in, enum bp_lo
 	}
 
 	/* Parameters and gradients: two flat arrays. */
-	for (int i = 0; i < net->nlayers; i++)
-		net->offset[i + 1] = net->offset[i] + net->layers[i].ops->nparam(&net->layers[i]);
+	for (int i = 0; i < net->nlayers; i++) {
+		const struct bp_layer *l = &net->layers[i];
+		net->offset[i + 1] = net->offset[i] + l->ops->nparam(l);
+		net->state_offset[i + 1] = net->state_offset[i] + (l->ops->nstate ? l->ops->nstate(l) : 0);
+	}
 	net->nparam = net->offset[net->nlayers];
-	if (!(net->param = alloc_floats(net->nparam)) || !(net->grad = alloc_floats(net->nparam))) {
-		bp_fail_oom(err, "the network's parameters", 2 * net->nparam * sizeof(float));
+	net->nstate = net->state_offset[net->nlayers];
+	if (!(net->param = alloc_floats(net->nparam)) || !(net->grad = alloc_floats(net->nparam))
+	    || !(net->state = alloc_floats(net->nstate))) {
+		bp_fail_oom(err, "the network's parameters", (2 * net->nparam + net->nstate) * sizeof(float));
 		goto fail;
 	}
 
@@ -134,6 +142,7 @@ struct bp_net *bp_net_new(struct bp_node *layers, struct bp_shape in, enum bp_lo
 		p += round_up(l->ops->work_size(l, max_batch));
 		l->param = net->param + net->offset[i];
 		l->grad = net->grad + net->offset[i];
+		l->state = net->state + net->state_offset[i];
 	}
 	net->proba = p;
 	return net;
@@ -151,10 +160,13 @@ void bp_net_free(struct bp_net *net)
 	free(net->layers);
 	free(net->specs);
 	free(net->offset);
+	free(net->state_offset);
 	free(net->act);
 	free(net->delta);
-	if (!net->shares_param)
+	if (!net->shares_param) {
 		free(net->param);
+		free(net->state);
+	}
 	free(net->grad);
 	free(net->mem);
 	free(net);
@@ -163,12 +175,32 @@ void bp_net_free(struct bp_net *net)
 void bp_net_share_params(struct bp_net *replica, struct bp_net *master)
 {
 	BP_BUG(replica->nparam != master->nparam || replica->nlayers != master->nlayers);
-	if (!replica->shares_param)
+	BP_BUG(replica->nstate != master->nstate);
+	if (!replica->shares_param) {
 		free(replica->param);
+		free(replica->state);
+	}
 	replica->param = master->param;
+	replica->state = master->state;
 	replica->shares_param = true;
-	for (int i = 0; i < replica->nlayers; i++)
+	for (int i = 0; i < replica->nlayers; i++) {
 		replica->layers[i].param = master->param + replica->offset[i];
+		replica->layers[i].state = master->state + replica->state_offset[i];
+		replica->layers[i].writes_state = false;
+	}
+}
+
+void bp_net_set_sync(struct bp_net *net, struct bp_sync *sync)
+{
+	for (int i = 0; i < net->nlayers; i++)
+		net->layers[i].sync = sync;
+}
+
+static double seconds_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 struct bp_shape bp_net_out_shape(const struct bp_net *net) { return net->layers[net->nlayers - 1].out; }
@@ -188,12 +220,15 @@ void bp_net_zero_grad(struct bp_net *net)
 
 void bp_net_forward(struct bp_net *net, const float *x, int n, bool train)
 {
-	BP_BUG(n < 1 || n > net->max_batch);
+	BP_BUG(n < (train ? 0 : 1) || n > net->max_batch);
 	BP_BUG(train && !net->rng);
 	net->input = x;
 	for (int i = 0; i < net->nlayers; i++) {
 		struct bp_layer *l = &net->layers[i];
+		double t0 = net->prof ? seconds_now() : 0;
 		l->ops->forward(l, i ? net->act[i] : x, net->act[i + 1], n, train, net->rng);
+		if (net->prof)
+			net->prof[2 * i] += seconds_now() - t0;
 	}
 }
 
@@ -218,35 +253,63 @@ double bp_net_loss(struct bp_net *net, const struct bp_targets *t, int n)
 
 void bp_net_backward(struct bp_net *net, int n)
 {
-	BP_BUG(n < 1 || n > net->max_batch);
+	BP_BUG(n < 0 || n > net->max_batch);
 	for (int i = net->nlayers - 1; i >= 0; i--) {
 		struct bp_layer *l = &net->layers[i];
 		const float *x = i ? net->act[i] : net->input;
+		double t0 = net->prof ? seconds_now() : 0;
 		l->ops->backward(l, x, net->act[i + 1], net->delta[i + 1], i ? net->delta[i] : NULL, n);
+		if (net->prof)
+			net->prof[2 * i + 1] += seconds_now() - t0;
 	}
 }
 
-int bp_net_ntensors(const struct bp_net *net)
+/* Layer i's tensors of one kind (trainable or state), in order. */
+static int layer_tensors(const struct bp_layer *l, bool state, struct bp_tensor_desc *out)
+{
+	struct bp_tensor_desc d[BP_MAX_TENSORS];
+	int c = l->ops->tensors(l, d), k = 0;
+	for (int t = 0; t < c; t++)
+		if (d[t].state == state)
+			out[k++] = d[t];
+	return k;
+}
+
+static int count_tensors(const struct bp_net *net, bool state)
 {
 	struct bp_tensor_desc d[BP_MAX_TENSORS];
 	int count = 0;
 	for (int i = 0; i < net->nlayers; i++)
-		count += net->layers[i].ops->tensors(&net->layers[i], d);
+		count += layer_tensors(&net->layers[i], state, d);
 	return count;
 }
 
-void bp_net_tensor(const struct bp_net *net, int j, struct bp_tensor_desc *desc, char *name, size_t size)
+static void find_tensor(const struct bp_net *net, bool state, int j, struct bp_tensor_desc *desc, char *name,
+                        size_t size)
 {
 	struct bp_tensor_desc d[BP_MAX_TENSORS];
 	for (int i = 0; i < net->nlayers; i++) {
-		int c = net->layers[i].ops->tensors(&net->layers[i], d);
+		int c = layer_tensors(&net->layers[i], state, d);
 		if (j < c) {
 			*desc = d[j];
-			desc->offset += net->offset[i];
+			desc->offset += state ? net->state_offset[i] : net->offset[i];
 			snprintf(name, size, "layers.%d.%s", i, d[j].name);
 			return;
 		}
 		j -= c;
 	}
 	BP_BUG(1);
+}
+
+int bp_net_ntensors(const struct bp_net *net) { return count_tensors(net, false); }
+int bp_net_nstate_tensors(const struct bp_net *net) { return count_tensors(net, true); }
+
+void bp_net_tensor(const struct bp_net *net, int j, struct bp_tensor_desc *desc, char *name, size_t size)
+{
+	find_tensor(net, false, j, desc, name, size);
+}
+
+void bp_net_state_tensor(const struct bp_net *net, int j, struct bp_tensor_desc *desc, char *name, size_t size)
+{
+	find_tensor(net, true, j, desc, name, size);
 }

@@ -9,6 +9,27 @@
 #include "model.h"
 #include "simd.h"
 
+/* Every member puts its part in its slot; after the barrier each adds the
+ * slots in member order (so all members get the same bits), and a second
+ * barrier keeps the slots until everyone has read them. */
+static void team_sum(struct bp_sync *s, double *v, int n)
+{
+	struct bp_team_sync *ms = (struct bp_team_sync *)s;
+	struct bp_team *t = ms->team;
+	for (int off = 0; off < n; off += BP_TEAM_SYNC_CHUNK) {
+		int c = n - off < BP_TEAM_SYNC_CHUNK ? n - off : BP_TEAM_SYNC_CHUNK;
+		memcpy(t->slots + (size_t)ms->tid * BP_TEAM_SYNC_CHUNK, v + off, (size_t)c * sizeof *v);
+		bp_pool_barrier(&t->pool);
+		for (int j = 0; j < c; j++) {
+			double sum = 0;
+			for (int i = 0; i < t->n; i++)
+				sum += t->slots[(size_t)i * BP_TEAM_SYNC_CHUNK + j];
+			v[off + j] = sum;
+		}
+		bp_pool_barrier(&t->pool);
+	}
+}
+
 int bp_team_init(struct bp_team *t, struct bp_config *cfg, struct bp_shape in, size_t d, int k, int threads,
                  struct bp_err *err)
 {
@@ -24,7 +45,9 @@ int bp_team_init(struct bp_team *t, struct bp_config *cfg, struct bp_shape in, s
 	if (!(t->nets = calloc((size_t)n, sizeof *t->nets)) || !(t->batches = calloc((size_t)n, sizeof *t->batches))
 	    || !(t->rngs = calloc((size_t)n, sizeof *t->rngs)) || !(t->loss = calloc((size_t)n, sizeof *t->loss))
 	    || !(t->correct = calloc((size_t)n, sizeof *t->correct))
-	    || !(t->sumsq = calloc((size_t)n, sizeof *t->sumsq))) {
+	    || !(t->sumsq = calloc((size_t)n, sizeof *t->sumsq))
+	    || !(t->syncs = calloc((size_t)n, sizeof *t->syncs))
+	    || !(t->slots = calloc((size_t)n * BP_TEAM_SYNC_CHUNK, sizeof *t->slots))) {
 		bp_team_release(t);
 		return bp_fail_oom(err, "the thread team", (size_t)n * 64);
 	}
@@ -37,6 +60,9 @@ int bp_team_init(struct bp_team *t, struct bp_config *cfg, struct bp_shape in, s
 		if (i > 0)
 			bp_net_share_params(t->nets[i], t->nets[0]);
 		t->nets[i]->rng = &t->rngs[i];
+		t->syncs[i] = (struct bp_team_sync){ { team_sum, 1.0 }, t, i };
+		if (n > 1)
+			bp_net_set_sync(t->nets[i], &t->syncs[i].base);
 	}
 	/* The team is the parallelism: BLAS stays on the calling thread. */
 	bp_blas_set_threads(1);
@@ -61,6 +87,8 @@ void bp_team_release(struct bp_team *t)
 	free(t->loss);
 	free(t->correct);
 	free(t->sumsq);
+	free(t->syncs);
+	free(t->slots);
 	memset(t, 0, sizeof *t);
 }
 
@@ -100,6 +128,7 @@ static void step_member(void *ctx, int tid, int nt)
 	int m = (int)(hi - lo), k = (int)bp_net_out_width(net);
 	struct bp_batch *b = &t->batches[tid];
 	t->loss[tid] = t->correct[tid] = 0;
+	t->syncs[tid].base.weight = (double)m / (double)j->n;
 	if (m > 0) {
 		bp_batch_fill(b, j->ds, j->norm, j->order, j->first + lo, m);
 		/* This member's share of the next batch (same split), fetched
@@ -115,7 +144,11 @@ static void step_member(void *ctx, int tid, int nt)
 		t->correct[tid] = bp_batch_correct(net->loss, bp_net_output(net), &b->t, m, k);
 		bp_net_backward(net, m);   /* overwrites the member's gradient */
 	} else {
-		bp_net_zero_grad(net);     /* a share of nothing adds nothing */
+		/* A share of nothing adds nothing, but the member still takes
+		 * part in the layers' whole-batch sums. */
+		bp_net_forward(net, b->x, 0, true);
+		bp_net_backward(net, 0);
+		bp_net_zero_grad(net);
 	}
 	bp_pool_barrier(&t->pool);
 	double total = 0;

@@ -13,6 +13,14 @@
 #include "optim.h"
 #include "pool.h"
 
+/* Member tid's whole-batch sums (core/sync.h), over the team's pool. */
+struct bp_team_sync {
+	struct bp_sync base;        /* first: layers see a struct bp_sync * */
+	struct bp_team *team;
+	int tid;
+};
+#define BP_TEAM_SYNC_CHUNK 1024  /* doubles exchanged per barrier pair */
+
 struct bp_team {
 	int n;                      /* members */
 	struct bp_pool pool;
@@ -20,6 +28,8 @@ struct bp_team {
 	struct bp_batch *batches;   /* each member's share of a batch */
 	struct bp_rng *rngs;        /* each member's dropout stream, per step */
 	double *loss, *correct, *sumsq;
+	struct bp_team_sync *syncs; /* one per member; the nets use them when n > 1 */
+	double *slots;              /* n × BP_TEAM_SYNC_CHUNK: the members' parts of a sum */
 };
 
 /* threads: 0 = all cores; at most one member per sample of a batch. */
