@@ -2,8 +2,8 @@
 #include <limits.h>
 #include <math.h>
 
-#include "blas.h"
-#include "layer.h"
+#include "../blas.h"
+#include "../layer.h"
 
 struct dense {
 	int units;

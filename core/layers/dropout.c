@@ -2,7 +2,7 @@
  * rate and scales the rest by 1/(1 − rate); evaluation is the identity. */
 #include <string.h>
 
-#include "layer.h"
+#include "../layer.h"
 
 struct dropout {
 	float rate;
