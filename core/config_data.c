@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "augment.h"
 #include "config_keys.h"
 
 const char *const bp_normalize_names[] = { "none", "scale", "standardize", "auto", NULL };
@@ -13,6 +14,7 @@ const char *const bp_format_names[] = { "idx", "csv", NULL };
 _Static_assert(BP_NORM_AUTO == 3 && BP_FMT_CSV == 1, "names follow the enums of data_cfg.h");
 
 #define MAX_COLUMN 1000000
+#define MAX_SIDE 1000000
 
 static const char *const idx_files[] = { "images", "labels", NULL };
 static const char *const csv_files[] = { "path", NULL };
@@ -216,12 +218,76 @@ static int resolve_delimiter(struct bp_cfgctx *cx, struct bp_node *data, const s
 	return 0;
 }
 
+/* data.shape: [C, H, W], or auto (what an absent key resolves to, as
+ * normalize does: the dataset settles it from the IDX header, or (D,1,1)). */
+static int resolve_shape(struct bp_cfgctx *cx, struct bp_node *data, const struct bp_key *k, struct bp_err *err)
+{
+	struct bp_data_cfg *d = &cx->cfg->data;
+	struct bp_node *n = bp_node_get(data, k->name);
+	long v[3];
+	int i = 0;
+	if (!n && !(n = bp_cfg_add_scalar(data, k->name, "auto", err)))
+		return -1;
+	bp_node_where(n, d->shape_where, sizeof d->shape_where);
+	if (n->kind == BP_NODE_SCALAR && strcmp(n->value, "auto") == 0)
+		return 0;
+	if (n->kind != BP_NODE_LIST)
+		return bp_cfg_fail(err, n, "must be a list [C, H, W] of three positive integers, or auto; got %s",
+		                   n->kind == BP_NODE_MAP ? "a mapping" : n->value);
+	if (n->nchild != 3)
+		return bp_cfg_fail(err, n, "must list three sizes [C, H, W], got %d", n->nchild);
+	for (struct bp_node *c = n->child; c; c = c->next)
+		if (bp_node_int(c, 1, MAX_SIDE, &v[i++], err))
+			return -1;
+	if ((double)v[0] * (double)v[1] * (double)v[2] > INT_MAX)
+		return bp_cfg_fail(err, n, "[%ld, %ld, %ld] has more than %d values per sample", v[0], v[1], v[2],
+		                   INT_MAX);
+	d->shape = (struct bp_shape){ (int)v[0], (int)v[1], (int)v[2] };
+	return 0;
+}
+
+static const struct bp_key augment_keys[] = {
+	BP_KINT("shift", data.augment.shift, 0, MAX_SIDE, "0"),
+	BP_KBOOL("flip", data.augment.flip, "false"),
+	BP_KEND,
+};
+
+/* data.augment: {shift, flip}, filled in as {shift: 0, flip: false} (off)
+ * when absent. Checked against data.shape here when it is given; IDX data
+ * without it is checked once the header is read. */
+static int resolve_augment(struct bp_cfgctx *cx, struct bp_node *data, const struct bp_key *k, struct bp_err *err)
+{
+	struct bp_data_cfg *d = &cx->cfg->data;
+	struct bp_node *n = bp_node_get(data, k->name);
+	if (!n) {
+		if (!(n = bp_node_new(BP_NODE_MAP, data->file, 0, 0)) || bp_node_set_key(n, k->name)) {
+			bp_node_free(n);
+			return bp_fail_oom(err, "the config", 64);
+		}
+		bp_node_append(data, n);
+	}
+	bp_node_where(n, d->augment_where, sizeof d->augment_where);
+	if (bp_cfg_resolve_map(cx, n, augment_keys, NULL, err))
+		return -1;
+	bp_node_where(bp_node_get(n, "shift"), d->shift_where, sizeof d->shift_where);
+	if (!bp_augment_on(&d->augment))
+		return 0;
+	if (d->shape.c > 0)
+		return bp_augment_check(&d->augment, d->shape, d->augment_where, d->shift_where, err);
+	if (d->format == BP_FMT_CSV)
+		return bp_cfg_fail(err, n, "needs image samples, but CSV samples are flat (D, 1, 1); "
+		                   "give them a shape with 'data.shape: [C, H, W]'");
+	return 0;
+}
+
 static const struct bp_key data_keys[] = {
 	BP_KCHOICE("format", data.format, NULL, bp_format_names),
 	{ .name = "train", .type = BP_K_CUSTOM, .off = BP_OFF(data.train), .custom = resolve_fileset },
 	{ .name = "test", .type = BP_K_CUSTOM, .off = BP_OFF(data.test), .custom = resolve_fileset },
 	{ .name = "validation", .type = BP_K_CUSTOM, .off = BP_OFF(data.val), .custom = resolve_fileset },
 	BP_KCUSTOM("normalize", resolve_normalize),
+	BP_KCUSTOM("shape", resolve_shape),
+	BP_KCUSTOM("augment", resolve_augment),
 	{ .name = "label_column", .type = BP_K_CUSTOM, .custom = resolve_label_column, .only = "csv" },
 	{ .name = "skip_rows", .type = BP_K_LONG, .off = BP_OFF(data.skip_rows), .max = 1e12, .dflt = "0",
 	  .only = "csv" },

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "augment.h"
 #include "csv.h"
 #include "rng.h"
 
@@ -299,16 +300,32 @@ static int split_rows(struct bp_data *data, double split, uint64_t seed, struct 
 	return 0;
 }
 
+/* The training samples' shape: data.shape when given (its size must be the
+ * features per sample), else the file's; augmentation must fit it. */
+static int settle_shape(struct bp_dataset *ds, const struct bp_data_cfg *cfg, struct bp_err *err)
+{
+	struct bp_shape s = cfg->shape;
+	if (s.c > 0) {
+		if (bp_shape_size(s) != ds->d)
+			return bp_fail(err, BP_ERR_CONFIG, cfg->shape_where,
+			               "'data.shape' [%d, %d, %d] has %zu values per sample, but the data has %zu features "
+			               "(%s)", s.c, s.h, s.w, bp_shape_size(s), ds->d, ds->path);
+		ds->shape = s;
+	}
+	return bp_augment_check(&cfg->augment, ds->shape, cfg->augment_where, cfg->shift_where, err);
+}
+
 int bp_data_load(struct bp_data *data, const struct bp_data_cfg *cfg, const struct bp_label_spec *spec,
                  uint64_t seed, struct bp_err *err)
 {
 	memset(data, 0, sizeof *data);
 	data->train.max_class = data->val.max_class = data->test.max_class = -1;
-	if (bp_dataset_load(&data->train, &cfg->train, cfg, spec, err))
+	if (bp_dataset_load(&data->train, &cfg->train, cfg, spec, err) || settle_shape(&data->train, cfg, err))
 		goto fail;
 	if (cfg->val.present) {
 		if (bp_dataset_load(&data->val, &cfg->val, cfg, spec, err) || check_like(&data->val, &data->train, err))
 			goto fail;
+		data->val.shape = data->train.shape;
 		data->has_val = true;
 		data->val_src = &data->val;
 		data->nval = data->val.n;
@@ -319,6 +336,7 @@ int bp_data_load(struct bp_data *data, const struct bp_data_cfg *cfg, const stru
 		if (bp_dataset_load(&data->test, &cfg->test, cfg, spec, err) ||
 		    check_like(&data->test, &data->train, err))
 			goto fail;
+		data->test.shape = data->train.shape;
 		data->has_test = true;
 	}
 	if (!cfg->val.present && cfg->val_split > 0) {

@@ -18,7 +18,8 @@ struct bp_dataset {
 	char *path;             /* the features file (IDX images or CSV) */
 	size_t n;               /* samples */
 	size_t d;               /* features per sample = bp_shape_size(shape) */
-	struct bp_shape shape;  /* IDX n×h×w → (1,h,w); n×c×h×w → (c,h,w); else (d,1,1) */
+	struct bp_shape shape;  /* IDX n×h×w → (1,h,w); n×c×h×w → (c,h,w); else (d,1,1);
+	                         * bp_data_load applies data.shape */
 	enum bp_dtype type;     /* element type of x (CSV: float32) */
 	void *x;                /* n × d elements */
 	int k;                  /* labels per sample: 0 none, 1 for classes */
@@ -86,9 +87,12 @@ struct bp_data {
 };
 
 /* Loads train (and validation and test when present), checks that their
- * feature widths and label counts agree, holds out floor(n × val_split)
- * training rows chosen by a shuffle seeded from seed alone (the same split
- * on resume), and fits cfg->normalize on the training rows. */
+ * feature widths and label counts agree, gives every split the training
+ * samples' shape (cfg->shape when given: a config error at data.shape when
+ * its size is not the features per sample; cfg->augment must fit it),
+ * holds out floor(n × val_split) training rows chosen by a shuffle seeded
+ * from seed alone (the same split on resume), and fits cfg->normalize on
+ * the training rows. */
 int bp_data_load(struct bp_data *data, const struct bp_data_cfg *cfg, const struct bp_label_spec *spec,
                  uint64_t seed, struct bp_err *err);
 void bp_data_release(struct bp_data *data);

@@ -5,9 +5,10 @@
 
 int bp_model_label_spec(struct bp_config *cfg, struct bp_label_spec *spec, struct bp_err *err)
 {
-	/* Resolve the layers once to learn the output width; dense layers do
-	 * not depend on the input width, so a placeholder shape serves. */
-	struct bp_shape shape = { 1, 1, 1 };
+	/* Resolve the layers once to learn the output width, before the data
+	 * is read: on data.shape when the config gives it, else on a
+	 * placeholder (dense layers do not depend on the input width). */
+	struct bp_shape shape = cfg->data.shape.c > 0 ? cfg->data.shape : (struct bp_shape){ 1, 1, 1 };
 	for (struct bp_node *l = cfg->model.layers->child; l; l = l->next)
 		if (bp_layer_spec_resolve(l, shape, &shape, NULL, err))
 			return -1;

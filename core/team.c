@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "augment.h"
 #include "blas.h"
 #include "model.h"
 #include "simd.h"
@@ -42,12 +43,16 @@ int bp_team_init(struct bp_team *t, struct bp_config *cfg, struct bp_shape in, s
 	int n = threads < bs ? threads : bs;
 	int share = (bs + n - 1) / n;
 	t->n = n;
+	t->in = in;
+	t->aug = cfg->data.augment;
+	BP_BUG(bp_shape_size(in) != d);
 	if (!(t->nets = calloc((size_t)n, sizeof *t->nets)) || !(t->batches = calloc((size_t)n, sizeof *t->batches))
 	    || !(t->rngs = calloc((size_t)n, sizeof *t->rngs)) || !(t->loss = calloc((size_t)n, sizeof *t->loss))
 	    || !(t->correct = calloc((size_t)n, sizeof *t->correct))
 	    || !(t->sumsq = calloc((size_t)n, sizeof *t->sumsq))
 	    || !(t->syncs = calloc((size_t)n, sizeof *t->syncs))
-	    || !(t->slots = calloc((size_t)n * BP_TEAM_SYNC_CHUNK, sizeof *t->slots))) {
+	    || !(t->slots = calloc((size_t)n * BP_TEAM_SYNC_CHUNK, sizeof *t->slots))
+	    || (bp_augment_on(&t->aug) && !(t->aug_tmp = malloc((size_t)n * d * sizeof *t->aug_tmp)))) {
 		bp_team_release(t);
 		return bp_fail_oom(err, "the thread team", (size_t)n * 64);
 	}
@@ -89,6 +94,7 @@ void bp_team_release(struct bp_team *t)
 	free(t->sumsq);
 	free(t->syncs);
 	free(t->slots);
+	free(t->aug_tmp);
 	memset(t, 0, sizeof *t);
 }
 
@@ -101,6 +107,7 @@ struct step_job {
 	size_t total, first;
 	int n;
 	double lr;
+	uint64_t base;          /* the step's draw */
 };
 
 /* g = a·g + b·h, one pass over a member's slice of the gradient. */
@@ -131,6 +138,9 @@ static void step_member(void *ctx, int tid, int nt)
 	t->syncs[tid].base.weight = (double)m / (double)j->n;
 	if (m > 0) {
 		bp_batch_fill(b, j->ds, j->norm, j->order, j->first + lo, m);
+		if (t->aug_tmp)   /* sample lo + i of the whole batch: its draw whatever the split */
+			bp_augment_batch(b->x, t->aug_tmp + (size_t)tid * bp_shape_size(t->in), t->in, &t->aug, j->base,
+			                 lo, m);
 		/* This member's share of the next batch (same split), fetched
 		 * from memory while this one computes. */
 		size_t next = j->first + (size_t)j->n;
@@ -200,7 +210,7 @@ double bp_team_step(struct bp_team *t, struct bp_optim *o, const struct bp_datas
 		bp_rng_seed(&t->rngs[i], base + (uint64_t)i * 0xD1B54A32D192ED03u);
 	if (!(o->cfg.clip_norm > 0))
 		bp_optim_begin(o, lr, 0.0);
-	struct step_job j = { t, o, ds, norm, order, total, first, n, lr };
+	struct step_job j = { t, o, ds, norm, order, total, first, n, lr, base };
 	bp_pool_run(&t->pool, step_member, &j);
 	double loss = 0;
 	for (int i = 0; i < t->n; i++) {

@@ -30,6 +30,9 @@ struct bp_team {
 	double *loss, *correct, *sumsq;
 	struct bp_team_sync *syncs; /* one per member; the nets use them when n > 1 */
 	double *slots;              /* n × BP_TEAM_SYNC_CHUNK: the members' parts of a sum */
+	struct bp_shape in;         /* a sample's shape */
+	struct bp_augment_cfg aug;  /* data.augment, applied to training batches */
+	float *aug_tmp;             /* n × a sample: each member's augmentation scratch */
 };
 
 /* threads: 0 = all cores; at most one member per sample of a batch. */
@@ -41,7 +44,8 @@ static inline struct bp_net *bp_team_net(struct bp_team *t) { return t->nets[0];
 
 /* One step on rows order[first..first+n): forward, loss and backward over
  * the members, then (if the loss is finite) the combined gradient and one
- * optimiser step at rate lr. rng seeds the members' dropout streams. order
+ * optimiser step at rate lr. rng seeds the members' dropout streams and
+ * the batch's augmentation (cfg->data.augment), with one draw per step. order
  * holds total rows; the members prefetch the next batch's rows from it.
  * Returns the batch's mean loss and adds the batch's correct count to
  * *correct. A non-finite loss leaves the parameters untouched. */
