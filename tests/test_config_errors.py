@@ -14,6 +14,7 @@ succeeds, and its output loads back to the same text.
 """
 import os
 import re
+import struct
 import subprocess
 import sys
 import tempfile
@@ -109,6 +110,55 @@ CASES = [
      "model: {layers: [{type: dense}]}\n", [], 2, None, "must be one character"),
     ("unknown format", "data: {format: @parquet, train: {path: d.csv}}\nmodel: {layers: [{type: dense}]}\n",
      [], 2, None, "unknown data.format 'parquet'"),
+    # data.shape, data.augment
+    ("shape of two sizes", OK_HEAD.replace("d.csv}", "d.csv}, shape: @[8, 8]"), [], 2, None,
+     "'data.shape' must list three sizes [C, H, W], got 2"),
+    ("shape of four sizes", OK_HEAD.replace("d.csv}", "d.csv}, shape: @[1, 2, 2, 2]"), [], 2, None,
+     "must list three sizes [C, H, W], got 4"),
+    ("shape with a zero", OK_HEAD.replace("d.csv}", "d.csv}, shape: [1, @0, 8]"), [], 2, None,
+     "'data.shape.1' must be between 1 and"),
+    ("shape with a negative size", OK_HEAD.replace("d.csv}", "d.csv}, shape: [@-1, 8, 8]"), [], 2, None,
+     "'data.shape.0' must be between 1 and"),
+    ("shape with a fraction", OK_HEAD.replace("d.csv}", "d.csv}, shape: [1, 8, @8.5]"), [], 2, None,
+     "'data.shape.2' must be an integer, got '8.5'"),
+    ("shape with a word", OK_HEAD.replace("d.csv}", "d.csv}, shape: [@c, 8, 8]"), [], 2, None,
+     "'data.shape.0' must be an integer, got 'c'"),
+    ("shape as a word", OK_HEAD.replace("d.csv}", "d.csv}, shape: @square"), [], 2, None,
+     "'data.shape' must be a list [C, H, W] of three positive integers, or auto; got square"),
+    ("shape as a mapping", OK_HEAD.replace("d.csv}", "d.csv}, shape: @{c: 1}"), [], 2, None,
+     "'data.shape' must be a list [C, H, W]"),
+    ("shape with a list inside", OK_HEAD.replace("d.csv}", "d.csv}, shape: [1, @[8], 8]"), [], 2, None,
+     "'data.shape.1' must be"),
+    ("shape too large", OK_HEAD.replace("d.csv}", "d.csv}, shape: @[2000, 1000, 1100]"), [], 2, None,
+     "has more than 2147483647 values per sample"),
+    ("shape set to two sizes", OK_HEAD, ["--set", "data.shape=[2, 2]"], 2, "--set data.shape=[2, 2]",
+     "must list three sizes"),
+    ("augment as a value", OK_HEAD.replace("d.csv}", "d.csv}, augment: @true"), [], 2, None,
+     "'data.augment' must be a mapping"),
+    ("augment negative shift", OK_HEAD.replace("d.csv}", "d.csv}, shape: [1, 4, 4], augment: {shift: @-1}"),
+     [], 2, None, "'data.augment.shift' must be between 0 and"),
+    ("augment fractional shift", OK_HEAD.replace("d.csv}", "d.csv}, shape: [1, 4, 4], augment: {shift: @1.5}"),
+     [], 2, None, "'data.augment.shift' must be an integer, got '1.5'"),
+    ("augment bad flip", OK_HEAD.replace("d.csv}", "d.csv}, shape: [1, 4, 4], augment: {flip: @maybe}"),
+     [], 2, None, "'data.augment.flip' must be true or false, got 'maybe'"),
+    ("augment quoted flip", OK_HEAD.replace("d.csv}", "d.csv}, shape: [1, 4, 4], augment: {flip: @'true'}"),
+     [], 2, None, "'data.augment.flip' must be true or false"),
+    ("augment misspelt key", OK_HEAD.replace("d.csv}", "d.csv}, shape: [1, 4, 4], augment: {@shfit: 1}"),
+     [], 2, None, "unknown key 'data.augment.shfit' (did you mean 'shift'?)"),
+    ("augment unknown key", OK_HEAD.replace("d.csv}", "d.csv}, shape: [1, 4, 4], augment: {@rotate: 10}"),
+     [], 2, None, "unknown key 'data.augment.rotate'"),
+    ("augment shift as large as the image", OK_HEAD.replace(
+        "d.csv}", "d.csv}, shape: [1, 4, 8], augment: {shift: @4}"), [], 2, None,
+     "'data.augment.shift' must be smaller than the image height and width (4, 8), got 4"),
+    ("augment on flat csv", OK_HEAD.replace("d.csv}", "d.csv}, augment: @{shift: 1}"), [], 2, None,
+     "'data.augment' needs image samples, but CSV samples are flat"),
+    ("augment flip on flat csv", OK_HEAD.replace("d.csv}", "d.csv}, augment: @{flip: true}"), [], 2, None,
+     "'data.augment' needs image samples"),
+    ("augment on a one-pixel-wide shape", OK_HEAD.replace(
+        "d.csv}", "d.csv}, shape: [8, 8, 1], augment: @{flip: true}"), [], 2, None,
+     "needs image samples, with height and width above 1, but the samples are [8, 8, 1]"),
+    ("augment shift set on flat csv", OK_HEAD, ["--set", "data.augment.shift=2"], 2,
+     "--set data.augment.shift=2", "'data.augment' needs image samples"),
     # --set
     ("set without =", OK_HEAD, ["--set", "train.epochs"], 2, "--set train.epochs", "expected KEY=VALUE"),
     ("set with empty key", OK_HEAD, ["--set", "=5"], 2, "--set =5", "key before '=' is empty"),
@@ -136,6 +186,42 @@ CASES = [
 ]
 
 
+def idx_file(dims, fill=1):
+    """An uncompressed uint8 IDX file of the given dimensions."""
+    n = 1
+    for d in dims:
+        n *= d
+    return bytes([0, 0, 8, len(dims)]) + b"".join(struct.pack(">I", d) for d in dims) + bytes([fill]) * n
+
+
+CSV64 = "".join(",".join(str((r * 7 + j) % 5) for j in range(64)) + ",%d\n" % (r % 3) for r in range(6))
+IDX_FILES = {"x-idx3-ubyte": idx_file([6, 4, 4]), "y-idx1-ubyte": idx_file([6], 0),
+             "f-idx2-ubyte": idx_file([6, 16]), "c-idx4-ubyte": idx_file([6, 2, 3, 5])}
+
+
+def idx_config(images, data_extra):
+    return ("data: {train: {images: %s, labels: y-idx1-ubyte}%s}\n"
+            "model: {layers: [{type: dense, units: 3}]}\n" % (images, data_extra))
+
+
+# Errors that only the data reveals: `train --check` over these files.
+# (name, yaml, files, extra args, exit status, where (None: from '@'), message words)
+DATA_CASES = [
+    ("shape does not match the csv features", OK_HEAD.replace("d.csv}", "d.csv}, shape: @[1, 8, 9]"),
+     {"d.csv": CSV64}, [], 2, None, "'data.shape' [1, 8, 9] has 72 values per sample, but the data has 64 features"),
+    ("shape does not match the idx header", idx_config("x-idx3-ubyte", ", shape: @[1, 4, 5]"), IDX_FILES, [], 2,
+     None, "'data.shape' [1, 4, 5] has 20 values per sample, but the data has 16 features"),
+    ("augment shift as large as the idx image", idx_config("x-idx3-ubyte", ", augment: {shift: @4}"),
+     IDX_FILES, [], 2, None, "'data.augment.shift' must be smaller than the image height and width (4, 4), got 4"),
+    ("augment on flat idx data", idx_config("f-idx2-ubyte", ", augment: @{flip: true}"), IDX_FILES, [], 2, None,
+     "needs image samples, with height and width above 1, but the samples are [16, 1, 1]"),
+    ("augment shift beyond a rank-4 idx image", idx_config("c-idx4-ubyte", ", augment: {shift: @3}"),
+     IDX_FILES, [], 2, None, "must be smaller than the image height and width (3, 5), got 3"),
+    ("augment shift beyond the shape set", idx_config("f-idx2-ubyte", ", augment: {shift: @2}"), IDX_FILES,
+     ["--set", "data.shape=[1, 8, 2]"], 2, None, "must be smaller than the image height and width (8, 2), got 2"),
+]
+
+
 def locate(text):
     """Removes the '@' marker; returns the text and the marker's LINE:COL."""
     i = text.index("@")
@@ -148,9 +234,12 @@ def run(exe, folder, args):
     return subprocess.run([exe, "train"] + args, cwd=folder, capture_output=True, timeout=60)
 
 
-def check_case(exe, case):
+def check_case(exe, case, files=None, mode="--print-config"):
     name, text, extra, status, where, words = case
     with tempfile.TemporaryDirectory() as folder:
+        for fname, content in (files or {}).items():
+            with open(os.path.join(folder, fname), "wb") as f:
+                f.write(content.encode() if isinstance(content, str) else content)
         config = "c.yaml"
         if text is None:
             config = "missing.yaml"
@@ -163,7 +252,7 @@ def check_case(exe, case):
                 where = "c.yaml:" + pos
             with open(os.path.join(folder, config), "wb") as f:
                 f.write(text.encode("latin-1"))
-        p = run(exe, folder, [config, "--print-config"] + extra)
+        p = run(exe, folder, [config, mode] + extra)
     err = p.stderr.decode("utf-8", "replace")
     lines = err.splitlines()
     problems = []
@@ -191,7 +280,11 @@ def check_round_trip(exe):
         IDX_HEAD + "optimizer: {schedule: {type: step}}\n",
         OK_HEAD.replace("d.csv}", "d.csv}, label_column: [0, 1, 2], delimiter: \"\\t\"") + "loss: mse\nname: '7'\n",
         OK_HEAD + "train: {early_stopping: {patience: 3}}\n",
+        OK_HEAD.replace("d.csv}", "d.csv}, shape: [3, 2, 5], augment: {flip: true, shift: 1}"),
     ]
+    # What each config's output must hold besides the common keys.
+    wants = [["  shape: auto\n", "  augment:\n    shift: 0\n    flip: false\n"], [], [],
+             ["  shape:\n  - 3\n  - 2\n  - 5\n", "  augment:\n    shift: 1\n    flip: true\n"]]
     for i, text in enumerate(configs):
         with tempfile.TemporaryDirectory() as folder:
             with open(os.path.join(folder, "c.yaml"), "w") as f:
@@ -201,7 +294,7 @@ def check_round_trip(exe):
                 problems.append("round trip %d: exit %d, %s" % (i, p.returncode, p.stderr.decode()))
                 continue
             first = p.stdout.decode()
-            for want in ("dir: 'o''dir'\n", "threads: 3\n", "seed: 42\n", "epochs: 20\n", folder):
+            for want in ["dir: 'o''dir'\n", "threads: 3\n", "seed: 42\n", "epochs: 20\n", folder] + wants[i]:
                 if want not in first:
                     problems.append("round trip %d: %r missing from\n%s" % (i, want, first))
             os.mkdir(os.path.join(folder, "again"))
@@ -227,13 +320,20 @@ def main():
             print("FAIL %s: %s\n     stderr: %s" % (case[0], "; ".join(problems), err.strip()))
         else:
             print("ok   %s" % case[0])
+    for name, text, files, extra, status, where, words in DATA_CASES:
+        problems, err = check_case(exe, (name, text, extra, status, where, words), files, "--check")
+        if problems:
+            failed += 1
+            print("FAIL %s: %s\n     stderr: %s" % (name, "; ".join(problems), err.strip()))
+        else:
+            print("ok   %s" % name)
     problems = check_round_trip(exe)
     for p in problems:
         failed += 1
         print("FAIL " + p)
     if not problems:
         print("ok   print-config round trips")
-    print("%d cases, %d failed" % (len(CASES) + 1, failed))
+    print("%d cases, %d failed" % (len(CASES) + len(DATA_CASES) + 1, failed))
     return 1 if failed else 0
 
 
