@@ -12,6 +12,14 @@
  * Defaults that SPEC leaves open, decided here:
  *   data.normalize   csv: none; idx: auto (BP_NORM_AUTO, settled by the
  *                    dataset from the element type: scale for uint8)
+ *   data.shape       auto (also accepted as a value): settled by the
+ *                    dataset from the IDX header, else (D,1,1); a given
+ *                    shape whose size is not D is a config error at the key
+ *                    once the data is read
+ *   data.augment     {shift: 0, flip: false}, i.e. off; when on it must fit
+ *                    the shape (H, W > 1, shift < H, W): checked here for a
+ *                    given shape and for CSV without one (flat), and for IDX
+ *                    when its header is read
  *   optimizer.schedule  step: step_size 10, gamma 0.1; exponential: gamma
  *                    0.95; cosine: min_lr 0; warmup_epochs 0. A key that
  *                    does not belong to the schedule's type is an error.

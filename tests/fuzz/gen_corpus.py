@@ -103,6 +103,9 @@ def gen_config():
           b"    - {type: dense, units: 1, activation: sigmoid}\nloss: binary_cross_entropy\n"
           b"optimizer: {type: adagrad}\n\0seed=18446744073709551615")
     write("config", "flow.yaml", b"{data: {train: {path: 'x.csv'}}, model: {layers: [{type: dense, units: 2}]}}")
+    write("config", "shape-augment.yaml", b"data: {train: {path: a.csv}, shape: [1, 4, 4],"
+          b" augment: {shift: 1, flip: true}}\nmodel: {layers: [{type: dense, units: 3}]}\n"
+          b"\0data.augment.shift=2\0data.shape=[2, 2, 4]")
 
 
 # ---- idx: mode byte, cut byte, the file ----
