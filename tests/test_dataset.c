@@ -362,6 +362,58 @@ static void test_width_mismatch(void **state)
 	free(q);
 }
 
+/* data.shape: applied to every split when its size is the features per
+ * sample, else a config error at the key; augmentation must fit it. */
+static void test_shape_override(void **state)
+{
+	(void)state;
+	char *p = strdup(path_of("sh.csv")), *q = strdup(path_of("sh-test.csv"));
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	fputs("1,2,3,4,5,6,0\n6,5,4,3,2,1,1\n", f);
+	assert_int_equal(fclose(f), 0);
+	f = fopen(q, "w");
+	assert_non_null(f);
+	fputs("1,1,1,1,1,1,1\n", f);
+	assert_int_equal(fclose(f), 0);
+	struct bp_data_cfg cfg = { .format = BP_FMT_CSV, .train = { .present = true, .path = p },
+	                           .test = { .present = true, .path = q }, .nlabel_columns = 1,
+	                           .label_column = { -1 }, .delimiter = ',', .shape = { 1, 2, 3 },
+	                           .shape_where = "c.yaml:4:10", .augment_where = "c.yaml:5:12",
+	                           .shift_where = "c.yaml:5:20" };
+	struct bp_label_spec spec = { .classes = true, .width = 2 };
+	struct bp_data data;
+	struct bp_err err = { 0 };
+	assert_int_equal(bp_data_load(&data, &cfg, &spec, 1, &err), 0);
+	assert_true(data.train.shape.c == 1 && data.train.shape.h == 2 && data.train.shape.w == 3);
+	assert_true(data.test.shape.c == 1 && data.test.shape.h == 2 && data.test.shape.w == 3);
+	bp_data_release(&data);
+
+	cfg.shape = (struct bp_shape){ 1, 2, 4 };
+	assert_int_equal(bp_data_load(&data, &cfg, &spec, 1, &err), -1);
+	assert_int_equal(err.kind, BP_ERR_CONFIG);
+	assert_string_equal(err.where, "c.yaml:4:10");
+	assert_non_null(strstr(err.msg, "'data.shape' [1, 2, 4] has 8 values per sample, but the data has 6 features"));
+
+	cfg.shape = (struct bp_shape){ 1, 2, 3 };
+	cfg.augment = (struct bp_augment_cfg){ 2, false };
+	assert_int_equal(bp_data_load(&data, &cfg, &spec, 1, &err), -1);
+	assert_string_equal(err.where, "c.yaml:5:20");
+	cfg.augment.shift = 1;
+	assert_int_equal(bp_data_load(&data, &cfg, &spec, 1, &err), 0);
+	bp_data_release(&data);
+	/* Without data.shape a CSV is flat: no room to augment. */
+	cfg.shape = (struct bp_shape){ 0, 0, 0 };
+	assert_int_equal(bp_data_load(&data, &cfg, &spec, 1, &err), -1);
+	assert_string_equal(err.where, "c.yaml:5:12");
+	cfg.augment.shift = 0;
+	assert_int_equal(bp_data_load(&data, &cfg, &spec, 1, &err), 0);
+	assert_true(data.train.shape.c == 6 && data.train.shape.h == 1 && data.train.shape.w == 1);
+	bp_data_release(&data);
+	free(p);
+	free(q);
+}
+
 static void test_inputs_only_and_types(void **state)
 {
 	(void)state;
@@ -457,6 +509,7 @@ int main(void)
 		cmocka_unit_test(test_idx_split_scale_gather),
 		cmocka_unit_test(test_csv_standardize),
 		cmocka_unit_test(test_width_mismatch),
+		cmocka_unit_test(test_shape_override),
 		cmocka_unit_test(test_inputs_only_and_types),
 	};
 	return cmocka_run_group_tests(tests, make_dir, remove_dir);
