@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const struct bp_layer_ops *const bp_layer_kinds[] = { &bp_layer_dense, &bp_layer_dropout, NULL };
+const struct bp_layer_ops *const bp_layer_kinds[] = { &bp_layer_dense, &bp_layer_batch_norm, &bp_layer_dropout, NULL };
 
 int bp_layer_find(const struct bp_node *spec, const struct bp_layer_ops **ops, struct bp_err *err)
 {

@@ -83,7 +83,7 @@ struct bp_layer {
 
 /* The registry: NULL-terminated, in the order shown to users. */
 extern const struct bp_layer_ops *const bp_layer_kinds[];
-extern const struct bp_layer_ops bp_layer_dense, bp_layer_dropout;
+extern const struct bp_layer_ops bp_layer_dense, bp_layer_batch_norm, bp_layer_dropout;
 
 /* Looks up spec's "type" ("did you mean" on a typo); fails with a config
  * error at spec. */
