@@ -24,6 +24,7 @@
  *   - its parameter gradient stays its own sums (of dy·x̂ and dy), which
  *     the team combines with weights w_i into ∂L/∂gamma, ∂L/∂beta.
  * Alone (no team) w = 1 and the sums are the member's own. */
+#include <float.h>
 #include <math.h>
 
 #include "../layer.h"
@@ -41,17 +42,17 @@ static int batch_norm_configure(struct bp_layer *l, struct bp_node *spec, struct
 	char path[256];
 	const struct bp_node *mom = bp_layer_default(spec, "momentum", "0.99", err);
 	double m;
-	if (!mom || bp_node_num(mom, 0.0, 1.0, &m, err))
+	if (!mom || bp_node_num(mom, -DBL_MAX, DBL_MAX, &m, err))
 		return -1;
-	if (m >= 1.0)
+	if (!(m >= 0.0 && m < 1.0))
 		return bp_node_fail(err, BP_ERR_CONFIG, mom, "'%s' must be at least 0 and below 1, got %s",
 		                    bp_node_path(mom, path, sizeof path), mom->value);
 	const struct bp_node *eps = bp_layer_default(spec, "epsilon", "0.001", err);
 	double e;
-	if (!eps || bp_node_num(eps, 0.0, 1e6, &e, err))
+	if (!eps || bp_node_num(eps, -DBL_MAX, DBL_MAX, &e, err))
 		return -1;
-	if (!(e > 0.0) || !((float)e > 0.0f))
-		return bp_node_fail(err, BP_ERR_CONFIG, eps, "'%s' must be above 0, got %s",
+	if (!(e > 0.0 && (float)e > 0.0f && e <= 1000.0))
+		return bp_node_fail(err, BP_ERR_CONFIG, eps, "'%s' must be above 0 and at most 1000, got %s",
 		                    bp_node_path(eps, path, sizeof path), eps->value);
 	const struct bp_node *act = bp_layer_default(spec, "activation", "linear", err);
 	int a;
