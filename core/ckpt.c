@@ -13,7 +13,9 @@
 
 static const unsigned char magic[8] = { 'B', 'P', 'T', 'R', 'A', 'I', 'N', 0x1a };
 
-enum tag { TAG_CONFIG = 1, TAG_NORM, TAG_TENSOR, TAG_OPTIM, TAG_STATE, TAG_ORDER, TAG_INPUT };
+/* TAG_STATE is the run's training state; TAG_STATE_TENSOR (version 2) one
+ * state tensor of the net (batch_norm's running statistics). */
+enum tag { TAG_CONFIG = 1, TAG_NORM, TAG_TENSOR, TAG_OPTIM, TAG_STATE, TAG_ORDER, TAG_INPUT, TAG_STATE_TENSOR };
 
 /* ---- writing: a growable little-endian buffer ---- */
 
@@ -102,6 +104,19 @@ static void put_rng(struct wbuf *b, const struct bp_rng *r)
 		put_u64(b, r->s[i]);
 }
 
+/* A tensor record: name, rank, dims, the floats at base + offset. */
+static void put_tensor(struct wbuf *b, enum tag tag, const char *name, const struct bp_tensor_desc *d,
+                       const float *base)
+{
+	size_t at = begin(b, tag);
+	put_str(b, name);
+	put_u32(b, (uint32_t)d->rank);
+	for (int r = 0; r < d->rank; r++)
+		put_u32(b, (uint32_t)d->dims[r]);
+	put_floats(b, base + d->offset, d->size);
+	end(b, at);
+}
+
 int bp_ckpt_save(const char *path, const struct bp_ckpt_src *src, struct bp_err *err)
 {
 	struct wbuf b = { 0 };
@@ -134,13 +149,13 @@ int bp_ckpt_save(const char *path, const struct bp_ckpt_src *src, struct bp_err 
 		struct bp_tensor_desc d;
 		char name[64];
 		bp_net_tensor(net, j, &d, name, sizeof name);
-		at = begin(&b, TAG_TENSOR);
-		put_str(&b, name);
-		put_u32(&b, (uint32_t)d.rank);
-		for (int r = 0; r < d.rank; r++)
-			put_u32(&b, (uint32_t)d.dims[r]);
-		put_floats(&b, net->param + d.offset, d.size);
-		end(&b, at);
+		put_tensor(&b, TAG_TENSOR, name, &d, net->param);
+	}
+	for (int j = 0; j < bp_net_nstate_tensors(net); j++) {
+		struct bp_tensor_desc d;
+		char name[64];
+		bp_net_state_tensor(net, j, &d, name, sizeof name);
+		put_tensor(&b, TAG_STATE_TENSOR, name, &d, net->state);
 	}
 
 	if (src->optim) {
@@ -297,6 +312,42 @@ static int read_all(const char *path, unsigned char **out, size_t *len, struct b
 	return 0;
 }
 
+/* One more tensor at the end of *list (grown as needed); NULL when out of
+ * memory. */
+static struct bp_ckpt_tensor *add_tensor(struct bp_ckpt_tensor **list, int *count, int *cap)
+{
+	if (*count == *cap) {
+		int c = *cap ? 2 * *cap : 8;
+		struct bp_ckpt_tensor *t = realloc(*list, (size_t)c * sizeof *t);
+		if (!t)
+			return NULL;
+		*list = t;
+		*cap = c;
+	}
+	return &(*list)[(*count)++];
+}
+
+/* A tensor record's payload: false when it is malformed. */
+static bool get_tensor(struct rbuf *rec, struct bp_ckpt_tensor *t)
+{
+	get_name(rec, t->name, sizeof t->name);
+	t->rank = (int)get_u32(rec);
+	if (rec->bad || t->rank < 1 || t->rank > 4)
+		return false;
+	uint64_t size = 1;
+	for (int i = 0; i < t->rank; i++) {
+		t->dims[i] = (int)get_u32(rec);
+		size *= (uint64_t)(uint32_t)t->dims[i];
+		if (size > rec->len)
+			rec->bad = true;
+	}
+	t->data = get_floats(rec, size);
+	if (rec->bad || rec->pos != rec->len)
+		return false;
+	t->size = (size_t)size;
+	return true;
+}
+
 static int corrupt(struct bp_ckpt *ck, const char *path, const char *what, struct bp_err *err)
 {
 	bp_ckpt_release(ck);
@@ -317,15 +368,16 @@ int bp_ckpt_load(struct bp_ckpt *ck, const char *path, struct bp_err *err)
 	if (version > BP_CKPT_VERSION || version == 0) {
 		bp_ckpt_release(ck);
 		return bp_fail(err, BP_ERR_DATA, path, "checkpoint format version %u is not supported "
-		               "(this bptrain reads version %d)", version, BP_CKPT_VERSION);
+		               "(this bptrain reads versions 1 to %d)", version, BP_CKPT_VERSION);
 	}
+	ck->version = (int)version;
 	const unsigned char *c = ck->buf + ck->len - 4;
 	uint32_t want = (uint32_t)c[0] | (uint32_t)c[1] << 8 | (uint32_t)c[2] << 16 | (uint32_t)c[3] << 24;
 	if ((uint32_t)crc32(crc32(0L, Z_NULL, 0), ck->buf, (uInt)(ck->len - 4)) != want)
 		return corrupt(ck, path, "CRC mismatch (the file is damaged or truncated)", err);
 	get_u32(&r);   /* flags */
 
-	int cap = 0;
+	int cap = 0, scap = 0;
 	bool seen_config = false, seen_state = false;
 	uint32_t seen = 0;   /* record kinds met so far; only tensors repeat */
 	while (!r.bad && r.pos < r.len) {
@@ -333,7 +385,7 @@ int bp_ckpt_load(struct bp_ckpt *ck, const char *path, struct bp_err *err)
 		uint64_t n = get_u64(&r);
 		if (r.bad || n > r.len - r.pos)
 			return corrupt(ck, path, "a record runs past the end", err);
-		if (tag < 32 && tag != TAG_TENSOR) {
+		if (tag < 32 && tag != TAG_TENSOR && tag != TAG_STATE_TENSOR) {
 			if (seen & (UINT32_C(1) << tag))
 				return corrupt(ck, path, "a record appears twice", err);
 			seen |= UINT32_C(1) << tag;
@@ -372,33 +424,19 @@ int bp_ckpt_load(struct bp_ckpt *ck, const char *path, struct bp_err *err)
 			}
 			break;
 		}
-		case TAG_TENSOR: {
-			if (ck->ntensors == cap) {
-				cap = cap ? 2 * cap : 8;
-				struct bp_ckpt_tensor *t = realloc(ck->tensors, (size_t)cap * sizeof *t);
-				if (!t) {
-					bp_ckpt_release(ck);
-					return bp_fail_oom(err, "a checkpoint", (size_t)cap * sizeof *t);
-				}
-				ck->tensors = t;
+		case TAG_TENSOR:
+		case TAG_STATE_TENSOR: {
+			bool st = tag == TAG_STATE_TENSOR;
+			/* A record holds at least its name's length, its rank and
+			 * a dimension, so the file bounds the list. */
+			struct bp_ckpt_tensor *t = st ? add_tensor(&ck->state_tensors, &ck->nstate_tensors, &scap)
+			                              : add_tensor(&ck->tensors, &ck->ntensors, &cap);
+			if (!t) {
+				bp_ckpt_release(ck);
+				return bp_fail_oom(err, "a checkpoint", sizeof *t);
 			}
-			struct bp_ckpt_tensor *t = &ck->tensors[ck->ntensors];
-			get_name(&rec, t->name, sizeof t->name);
-			t->rank = (int)get_u32(&rec);
-			if (rec.bad || t->rank < 1 || t->rank > 4)
-				return corrupt(ck, path, "bad tensor record", err);
-			uint64_t size = 1;
-			for (int i = 0; i < t->rank; i++) {
-				t->dims[i] = (int)get_u32(&rec);
-				size *= (uint64_t)(uint32_t)t->dims[i];
-				if (size > rec.len)
-					rec.bad = true;
-			}
-			t->data = get_floats(&rec, size);
-			if (rec.bad || rec.pos != rec.len)
-				return corrupt(ck, path, "bad tensor record", err);
-			t->size = (size_t)size;
-			ck->ntensors++;
+			if (!get_tensor(&rec, t))
+				return corrupt(ck, path, st ? "bad state-tensor record" : "bad tensor record", err);
 			break;
 		}
 		case TAG_OPTIM:
@@ -475,30 +513,47 @@ void bp_ckpt_release(struct bp_ckpt *ck)
 	free(ck->mean);
 	free(ck->std);
 	free(ck->tensors);
+	free(ck->state_tensors);
 	free(ck->order);
 	memset(ck, 0, sizeof *ck);
 }
 
-int bp_ckpt_restore_net(const struct bp_ckpt *ck, struct bp_net *net, const char *path, struct bp_err *err)
+/* Checks the checkpoint's tensors of one kind against net's (names and
+ * shapes, in order), and copies them in when copy is true. */
+static int restore_tensors(const struct bp_ckpt_tensor *tensors, int count, struct bp_net *net, bool state,
+                           bool copy, const char *path, struct bp_err *err)
 {
-	int nt = bp_net_ntensors(net);
-	if (nt != ck->ntensors)
-		return bp_fail(err, BP_ERR_DATA, path, "checkpoint has %d parameter tensors, the model %d",
-		               ck->ntensors, nt);
+	const char *what = state ? "state" : "parameter";
+	int nt = state ? bp_net_nstate_tensors(net) : bp_net_ntensors(net);
+	if (nt != count)
+		return bp_fail(err, BP_ERR_DATA, path, "checkpoint has %d %s tensors, the model %d", count, what, nt);
+	float *dst = state ? net->state : net->param;
 	for (int j = 0; j < nt; j++) {
 		struct bp_tensor_desc d;
 		char name[64];
-		bp_net_tensor(net, j, &d, name, sizeof name);
-		const struct bp_ckpt_tensor *t = &ck->tensors[j];
+		if (state)
+			bp_net_state_tensor(net, j, &d, name, sizeof name);
+		else
+			bp_net_tensor(net, j, &d, name, sizeof name);
+		const struct bp_ckpt_tensor *t = &tensors[j];
 		bool same = strcmp(name, t->name) == 0 && d.rank == t->rank;
 		for (int r = 0; same && r < d.rank; r++)
 			same = d.dims[r] == t->dims[r];
 		if (!same)
-			return bp_fail(err, BP_ERR_DATA, path, "checkpoint tensor '%s' does not match the model's '%s'",
-			               t->name, name);
-		for (size_t i = 0; i < d.size; i++)
-			net->param[d.offset + i] = f32_at(t->data, i);
+			return bp_fail(err, BP_ERR_DATA, path, "checkpoint %s tensor '%s' does not match the model's '%s'",
+			               what, t->name, name);
+		for (size_t i = 0; copy && i < d.size; i++)
+			dst[d.offset + i] = f32_at(t->data, i);
 	}
+	return 0;
+}
+
+int bp_ckpt_restore_net(const struct bp_ckpt *ck, struct bp_net *net, const char *path, struct bp_err *err)
+{
+	for (int copy = 0; copy < 2; copy++)
+		if (restore_tensors(ck->tensors, ck->ntensors, net, false, copy, path, err)
+		    || restore_tensors(ck->state_tensors, ck->nstate_tensors, net, true, copy, path, err))
+			return -1;
 	return 0;
 }
 

@@ -3,15 +3,16 @@
  *
  *   "BPTRAIN\x1a"  u32 version  u32 0
  *   records: u32 tag, u64 length, payload   (config text, normalisation,
- *            one per parameter tensor, optimiser state, training state,
- *            the current epoch's sample order)
+ *            the input shape, one per parameter tensor, one per state
+ *            tensor (version 2), optimiser state, training state, the
+ *            current epoch's sample order)
  *   u32 CRC-32 (zlib) of every byte before it
  *
  * Saving builds the file in memory, writes PATH.tmp, fsyncs and renames it
  * over PATH, so a crash leaves the previous checkpoint whole. Loading reads
  * the file (its size bounds every allocation), checks magic, version and
  * CRC, then every record length against what remains; any mismatch is a
- * data error (exit 3). */
+ * data error (exit 3). Version 1 files (no state-tensor records) load too. */
 #ifndef BP_CKPT_H
 #define BP_CKPT_H
 
@@ -24,7 +25,7 @@
 #include "optim.h"
 #include "rng.h"
 
-#define BP_CKPT_VERSION 1
+#define BP_CKPT_VERSION 2
 
 /* Where a run stands: what resume needs besides weights and optimiser. */
 struct bp_train_state {
@@ -74,6 +75,7 @@ struct bp_ckpt_slot {
 struct bp_ckpt {
 	unsigned char *buf;
 	size_t len;
+	int version;                /* the file's format version, 1 or 2 */
 	char *config;               /* NUL-terminated copy */
 	size_t config_len;
 	struct bp_shape in;         /* the model's per-sample input shape */
@@ -82,6 +84,8 @@ struct bp_ckpt {
 	float *mean, *std;          /* standardize only */
 	int ntensors;
 	struct bp_ckpt_tensor *tensors;
+	int nstate_tensors;                   /* none in version 1 */
+	struct bp_ckpt_tensor *state_tensors;
 	int optim_type;
 	int64_t optim_step;
 	int nslots;
@@ -94,7 +98,10 @@ struct bp_ckpt {
 int bp_ckpt_load(struct bp_ckpt *ck, const char *path, struct bp_err *err);
 void bp_ckpt_release(struct bp_ckpt *ck);
 
-/* Copies the tensors into net (names and shapes must match). */
+/* Copies the parameter and the state tensors into net (names and shapes
+ * must match; a state tensor the model needs and the file lacks, as in a
+ * version-1 file for a net with batch_norm, is a data error). Nothing is
+ * copied unless all match. */
 int bp_ckpt_restore_net(const struct bp_ckpt *ck, struct bp_net *net, const char *path, struct bp_err *err);
 /* Restores the optimiser's step and slots (type and sizes must match). */
 int bp_ckpt_restore_optim(const struct bp_ckpt *ck, struct bp_optim *o, const char *path, struct bp_err *err);

@@ -19,7 +19,10 @@ struct bp_gradcheck_result {
  *   max_rel_err = max_i |a_i − n_i| / max_i max(|a_i|, |n_i|)
  * (a = backprop, n = central difference). Measured per element, float32
  * rounding makes near-zero gradients look wrong; against the tensor's
- * scale only real mistakes stand out. */
+ * scale only real mistakes stand out. The scale is at least
+ * 100·FLT_EPSILON·max(1, |loss|)/eps, the least slope that central
+ * differences of a float32 loss resolve: a tensor whose gradient is zero
+ * (a layer's bias right before a batch_norm) is rounding against rounding. */
 
 /* Checks every parameter tensor of net on the batch (x, t, n) in training
  * mode (dropout masks are held fixed by replaying net->rng), with central

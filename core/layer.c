@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const struct bp_layer_ops *const bp_layer_kinds[] = { &bp_layer_dense, &bp_layer_dropout, NULL };
+const struct bp_layer_ops *const bp_layer_kinds[] = { &bp_layer_dense, &bp_layer_batch_norm, &bp_layer_dropout, NULL };
 
 int bp_layer_find(const struct bp_node *spec, const struct bp_layer_ops **ops, struct bp_err *err)
 {
@@ -30,6 +30,12 @@ int bp_layer_find(const struct bp_node *spec, const struct bp_layer_ops **ops, s
 int bp_layer_spec_resolve(struct bp_node *spec, struct bp_shape in, struct bp_shape *out, size_t *nparam,
                           struct bp_err *err)
 {
+	return bp_layer_spec_sizes(spec, in, out, nparam, NULL, err);
+}
+
+int bp_layer_spec_sizes(struct bp_node *spec, struct bp_shape in, struct bp_shape *out, size_t *nparam,
+                        size_t *nstate, struct bp_err *err)
+{
 	const struct bp_layer_ops *ops;
 	if (bp_layer_find(spec, &ops, err))
 		return -1;
@@ -42,6 +48,8 @@ int bp_layer_spec_resolve(struct bp_node *spec, struct bp_shape in, struct bp_sh
 		*out = l.out;
 		if (nparam)
 			*nparam = l.ops->nparam(&l);
+		if (nstate)
+			*nstate = l.ops->nstate ? l.ops->nstate(&l) : 0;
 	}
 	return rc;
 }

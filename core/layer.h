@@ -83,7 +83,7 @@ struct bp_layer {
 
 /* The registry: NULL-terminated, in the order shown to users. */
 extern const struct bp_layer_ops *const bp_layer_kinds[];
-extern const struct bp_layer_ops bp_layer_dense, bp_layer_dropout;
+extern const struct bp_layer_ops bp_layer_dense, bp_layer_batch_norm, bp_layer_dropout;
 
 /* Looks up spec's "type" ("did you mean" on a typo); fails with a config
  * error at spec. */
@@ -101,5 +101,8 @@ struct bp_node *bp_layer_default(struct bp_node *spec, const char *key, const ch
  * *nparam (when nparam is not NULL) its parameter count. */
 int bp_layer_spec_resolve(struct bp_node *spec, struct bp_shape in, struct bp_shape *out, size_t *nparam,
                           struct bp_err *err);
+/* The same, also giving *nstate (when not NULL): its state floats. */
+int bp_layer_spec_sizes(struct bp_node *spec, struct bp_shape in, struct bp_shape *out, size_t *nparam,
+                        size_t *nstate, struct bp_err *err);
 
 #endif

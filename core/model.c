@@ -45,19 +45,29 @@ int bp_model_check_labels(const struct bp_net *net, const struct bp_dataset *ds,
 	                    ds->max_class + 1);
 }
 
-/* The parameters the net for m's config and input shape would hold,
- * counted as bp_net_new counts them but without allocating the net. */
-static int count_params(struct bp_model *m, double *count, struct bp_err *err)
+/* The trainable parameters and the state floats the net for m's config
+ * and input shape would hold, counted as bp_net_new counts them but
+ * without allocating the net. */
+static int count_params(struct bp_model *m, double *param, double *state, struct bp_err *err)
 {
 	struct bp_shape shape = m->ck.in;
-	*count = 0;
+	*param = *state = 0;
 	for (struct bp_node *spec = m->cfg->model.layers->child; spec; spec = spec->next) {
-		size_t n;
-		if (bp_layer_spec_resolve(spec, shape, &shape, &n, err))
+		size_t np, ns;
+		if (bp_layer_spec_sizes(spec, shape, &shape, &np, &ns, err))
 			return -1;
-		*count += (double)n;
+		*param += (double)np;
+		*state += (double)ns;
 	}
 	return 0;
+}
+
+static double tensors_size(const struct bp_ckpt_tensor *t, int n)
+{
+	double s = 0;
+	for (int j = 0; j < n; j++)
+		s += (double)t[j].size;
+	return s;
 }
 
 int bp_model_load(struct bp_model *m, const char *path, int max_batch, struct bp_err *err)
@@ -77,15 +87,19 @@ int bp_model_load(struct bp_model *m, const char *path, int max_batch, struct bp
 		return bp_fail(err, BP_ERR_DATA, path, "corrupt checkpoint: normalisation statistics for %zu features, "
 		               "the model takes %zu", m->ck.norm_d, d);
 	}
-	/* The file bounds the net before it is allocated: its parameters must
-	 * be exactly the checkpoint's tensors, which the file holds. */
-	double want = 0, have = 0;
-	for (int j = 0; j < m->ck.ntensors; j++)
-		have += (double)m->ck.tensors[j].size;
-	if (m->cfg->model.layers->nchild > 0 && count_params(m, &want, err) == 0 && want != have) {
+	/* The file bounds the net before it is allocated: its parameters and
+	 * its state must be exactly the checkpoint's tensors of each kind,
+	 * which the file holds. */
+	double want = 0, want_state = 0, have = tensors_size(m->ck.tensors, m->ck.ntensors),
+	       have_state = tensors_size(m->ck.state_tensors, m->ck.nstate_tensors);
+	if (m->cfg->model.layers->nchild > 0 && count_params(m, &want, &want_state, err) == 0
+	    && (want != have || want_state != have_state)) {
 		bp_model_release(m);
-		return bp_fail(err, BP_ERR_DATA, path, "corrupt checkpoint: it holds %.0f parameters, "
-		               "its model needs %.0f", have, want);
+		if (want != have)
+			return bp_fail(err, BP_ERR_DATA, path, "corrupt checkpoint: it holds %.0f parameters, "
+			               "its model needs %.0f", have, want);
+		return bp_fail(err, BP_ERR_DATA, path, "corrupt checkpoint: it holds %.0f state values (running "
+		               "statistics), its model needs %.0f", have_state, want_state);
 	}
 	if (!(m->net = bp_model_build(m->cfg, m->ck.in, max_batch, err))
 	    || bp_ckpt_restore_net(&m->ck, m->net, path, err)

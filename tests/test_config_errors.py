@@ -20,6 +20,7 @@ import sys
 import tempfile
 
 OK_HEAD = "data: {train: {path: d.csv}}\nmodel: {layers: [{type: dense, units: 3}]}\n"
+BN_LAYERS = "data: {train: {path: d.csv}}\nmodel: {layers: [%s, {type: dense, units: 3}]}\n"
 IDX_HEAD = ("data: {train: {images: x-idx3-ubyte, labels: y-idx1-ubyte}}\n"
             "model: {layers: [{type: dense, units: 3}]}\n")
 
@@ -82,6 +83,18 @@ CASES = [
      "'model.layers' must be a list"),
     ("layer without type", "data: {train: {path: d.csv}}\nmodel: {layers: [{type: dense}, @{units: 2}]}\n",
      [], 2, None, "'model.layers.1' has no 'type'"),
+    ("batch_norm momentum of one", BN_LAYERS % "{type: batch_norm, momentum: @1}", [], 2, None,
+     "'model.layers.0.momentum' must be at least 0 and below 1, got 1"),
+    ("batch_norm negative momentum", BN_LAYERS % "{type: batch_norm, momentum: @-0.5}", [], 2, None,
+     "must be at least 0 and below 1"),
+    ("batch_norm word for momentum", BN_LAYERS % "{type: batch_norm, momentum: @high}", [], 2, None,
+     "'model.layers.0.momentum' must be a number"),
+    ("batch_norm zero epsilon", BN_LAYERS % "{type: batch_norm, epsilon: @0}", [], 2, None,
+     "'model.layers.0.epsilon' must be above 0"),
+    ("batch_norm misspelt activation", BN_LAYERS % "{type: batch_norm, activation: @rel}", [], 2, None,
+     "did you mean 'relu'"),
+    ("batch_norm key of dense", BN_LAYERS % "{type: batch_norm, @units: 3}", [], 2, None,
+     "unknown key 'model.layers.0.units'"),
     # schedule, metrics
     ("schedule key of another type", OK_HEAD + "optimizer: {schedule: {type: constant, @gamma: 0.5}}\n",
      [], 2, None, "does not apply to a 'constant' schedule"),

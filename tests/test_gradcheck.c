@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -11,18 +12,18 @@
 #include "net.h"
 #include "testutil.h"
 
-enum { N = 4, IN = 5, OUT = 3 };
+enum { N = 4, IN = 5, OUT = 3, MAX_IN = 64 };
 
 struct batch {
-	float x[N * IN];
+	float x[N * MAX_IN];
 	float y[N * OUT];
 	int32_t cls[N];
 	struct bp_targets t;
 };
 
-static void make_batch(struct batch *b, enum bp_loss loss, struct bp_rng *r)
+static void make_batch(struct batch *b, enum bp_loss loss, struct bp_rng *r, int in)
 {
-	for (int i = 0; i < N * IN; i++)
+	for (int i = 0; i < N * in; i++)
 		b->x[i] = (float)bp_rng_normal(r);
 	for (int i = 0; i < N * OUT; i++)
 		b->y[i] = loss == BP_LOSS_MSE ? (float)bp_rng_normal(r) : (float)(bp_rng_uniform(r) < 0.5);
@@ -34,6 +35,7 @@ static void make_batch(struct batch *b, enum bp_loss loss, struct bp_rng *r)
 /* The worst error over all tensors of a freshly initialised net. */
 static double check(struct bp_net *net, enum bp_loss loss, unsigned seed, int verbose, const char *label)
 {
+	assert_true(bp_net_in_width(net) <= MAX_IN);
 	struct bp_rng r;
 	bp_rng_seed(&r, seed);
 	net->rng = &r;
@@ -43,7 +45,7 @@ static double check(struct bp_net *net, enum bp_loss loss, unsigned seed, int ve
 	for (size_t i = 0; i < net->nparam; i++)
 		net->param[i] += (float)(0.1 * bp_rng_normal(&r));
 	struct batch b;
-	make_batch(&b, loss, &r);
+	make_batch(&b, loss, &r, (int)bp_net_in_width(net));
 	int nt = bp_net_ntensors(net);
 	struct bp_gradcheck_result res[16];
 	assert_true(nt <= 16);
@@ -157,6 +159,112 @@ static void test_wrong_backward_is_caught(void **state)
 	}
 }
 
+/* batch_norm in training mode, × every activation: on flat features
+ * between dense layers and dropout, and per channel on a (3,4,5) input,
+ * where a second batch_norm's dx reaches the first one's gamma and beta.
+ * And the usual block, a linear layer then batch_norm, whose bias has
+ * an exactly zero gradient (measured against the gradcheck's floor).
+ * The bound is looser than for dense nets (1e-2, seen up to 5e-3 over
+ * many seeds): a tensor whose effect a following batch_norm mostly
+ * normalises away has gradients near the float noise of the loss, and a
+ * per-channel beta moves all 80 of its channel's values at once, so the
+ * step crosses relu kinks too slight for the kink test. The wrong
+ * backwards below err by 9e-2 and more. */
+static void test_batch_norm_passes(void **state)
+{
+	(void)state;
+	double overall = 0;
+	int combos = 0;
+	for (int a = 0; a < BP_ACT_COUNT; a++)
+		for (int kind = 0; kind < 3; kind++) {
+			static const char *const kinds[] = { "flat", "(3,4,5)", "linear block" };
+			char bn[64], label[128];
+			snprintf(bn, sizeof bn, "batch_norm %s", bp_act_names[a]);
+			snprintf(label, sizeof label, "batch_norm %s %s", bp_act_names[a], kinds[kind]);
+			struct bp_node *layers =
+				kind == 0 ? tu_layers("dense 6 tanh", bn, "dropout 0.3", "dense 4 sigmoid", bn, "dense 3 softmax", NULL)
+				: kind == 1 ? tu_layers("batch_norm tanh", bn, "dropout 0.2", "dense 6 tanh", bn, "dense 3 softmax",
+				                        NULL)
+				: tu_layers("dense 6 linear", bn, "dense 3 softmax", NULL);
+			struct bp_shape in = kind == 1 ? (struct bp_shape){ 3, 4, 5 } : (struct bp_shape){ IN, 1, 1 };
+			struct bp_err err = { 0 };
+			struct bp_net *net = bp_net_new(layers, in, BP_LOSS_CROSS_ENTROPY, N, &err);
+			assert_non_null(net);
+			assert_int_equal(bp_net_nstate_tensors(net), kind == 1 ? 6 : kind == 0 ? 4 : 2);
+			double worst = check(net, BP_LOSS_CROSS_ENTROPY, 300 + (unsigned)combos, 0, label);
+			if (worst >= 1e-2)
+				check(net, BP_LOSS_CROSS_ENTROPY, 300 + (unsigned)combos, 1, label);
+			assert_true(worst < 1e-2);
+			if (worst > overall)
+				overall = worst;
+			combos++;
+			bp_net_free(net);
+			tu_free_layers(layers);
+		}
+	printf("gradcheck batch_norm: %d combinations, worst max_rel_err %.2e\n", combos, overall);
+}
+
+/* Wrong batch_norm backwards, swapped in after building. */
+static void bn_backward_forgets_activation(struct bp_layer *l, const float *x, const float *y, float *dy,
+                                           float *dx, int n)
+{
+	bool fused = l->act_fused;
+	l->act_fused = true;
+	bp_layer_batch_norm.backward(l, x, y, dy, dx, n);
+	l->act_fused = fused;
+}
+
+static void bn_backward_gamma_scaled(struct bp_layer *l, const float *x, const float *y, float *dy,
+                                     float *dx, int n)
+{
+	bp_layer_batch_norm.backward(l, x, y, dy, dx, n);
+	for (int j = 0; j < l->in.c; j++)
+		l->grad[j] *= 1.1f;
+}
+
+/* The per-sample gradient gamma·istd·dL/dz, as if mean and variance were
+ * constants: the batch's terms forgotten (flat input). */
+static void bn_backward_per_sample(struct bp_layer *l, const float *x, const float *y, float *dy,
+                                   float *dx, int n)
+{
+	bp_layer_batch_norm.backward(l, x, y, dy, dx, n);   /* leaves dL/dz in dy */
+	int c = l->in.c;
+	for (int j = 0; dx && j < c; j++) {
+		double m = 0, v = 0;
+		for (int i = 0; i < n; i++)
+			m += x[i * c + j];
+		m /= n;
+		for (int i = 0; i < n; i++)
+			v += (x[i * c + j] - m) * (x[i * c + j] - m);
+		double istd = 1.0 / sqrt(v / n + 1e-3);
+		for (int i = 0; i < n; i++)
+			dx[i * c + j] = (float)(l->param[j] * istd * dy[i * c + j]);
+	}
+}
+
+static void test_wrong_batch_norm_backward_is_caught(void **state)
+{
+	(void)state;
+	void (*wrong[])(struct bp_layer *, const float *, const float *, float *, float *, int) = {
+		bn_backward_forgets_activation, bn_backward_gamma_scaled, bn_backward_per_sample,
+	};
+	for (size_t w = 0; w < sizeof wrong / sizeof wrong[0]; w++) {
+		struct bp_node *layers = tu_layers("dense 6 tanh", "batch_norm tanh", "dense 3 softmax", NULL);
+		struct bp_err err = { 0 };
+		struct bp_net *net = bp_net_new(layers, (struct bp_shape){ IN, 1, 1 }, BP_LOSS_CROSS_ENTROPY, N, &err);
+		assert_non_null(net);
+		assert_true(check(net, BP_LOSS_CROSS_ENTROPY, 9, 0, "correct") < 1e-3);
+		wrong_ops = bp_layer_batch_norm;
+		wrong_ops.backward = wrong[w];
+		net->layers[1].ops = &wrong_ops;
+		double worst = check(net, BP_LOSS_CROSS_ENTROPY, 9, 0, "wrong");
+		printf("wrong batch_norm backward %zu: worst max_rel_err %.2e\n", w, worst);
+		assert_true(worst > 1e-2);
+		bp_net_free(net);
+		tu_free_layers(layers);
+	}
+}
+
 static void test_sampled_elements_and_restore(void **state)
 {
 	(void)state;
@@ -172,7 +280,7 @@ static void test_sampled_elements_and_restore(void **state)
 	for (size_t i = 0; i < net->nparam; i++)
 		before[i] = net->param[i];
 	struct batch b;
-	make_batch(&b, BP_LOSS_CROSS_ENTROPY, &r);
+	make_batch(&b, BP_LOSS_CROSS_ENTROPY, &r, IN);
 	struct bp_gradcheck_result res[4];
 	bp_gradcheck(net, b.x, &b.t, N, 1e-3, 50, res);
 	assert_string_equal(res[0].name, "layers.0.W");
@@ -192,6 +300,8 @@ int main(void)
 		cmocka_unit_test(test_every_combination_passes),
 		cmocka_unit_test(test_wrong_backward_is_caught),
 		cmocka_unit_test(test_sampled_elements_and_restore),
+		cmocka_unit_test(test_batch_norm_passes),
+		cmocka_unit_test(test_wrong_batch_norm_backward_is_caught),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -950,6 +950,59 @@ def c12_sweep():
     results()
 
 
+@check
+def c13_batch_norm():
+    """batch_norm on (1,6,6) IDX images and on flat features, 2 threads:
+    two runs give identical metrics.csv; resuming from epoch 2 equals the
+    straight 3-epoch run (the running statistics, which validation uses,
+    come back from the checkpoint); eval equals summary.json; info shows
+    the image shapes, trainable counts (batch_norm: 2·C) and the state
+    apart (text and JSON)."""
+    d = fresh("batchnorm")
+    images, labels, _ = idx_pair(d, "train", 300, seed=4)
+    timages, tlabels, _ = idx_pair(d, "t10k", 60, seed=5)
+    cfg = yaml_config(d, "seed: 4\ndata:\n  train: {images: %s, labels: %s}\n  test: {images: %s, labels: %s}\n"
+                         "  validation: {split: 0.2}\n"
+                         "model:\n  layers:\n    - {type: batch_norm, activation: relu}\n"
+                         "    - {type: dense, units: 16}\n"
+                         "    - {type: batch_norm, activation: tanh, momentum: 0.9}\n"
+                         "    - {type: dropout, rate: 0.2}\n"
+                         "    - {type: dense, units: 4, activation: softmax}\n"
+                         "optimizer: {type: adam, lr: 0.01}\ntrain: {epochs: 3, batch_size: 16}\n"
+                         % tuple(os.path.basename(x) for x in (images, labels, timages, tlabels)))
+    a, b, r = (os.path.join(d, n) for n in ("a", "b", "resumed"))
+    train(cfg, a, threads=2)
+    train(cfg, b, threads=2)
+    check_identical(metrics_rows(a), metrics_rows(b), "batch_norm: two runs with 2 threads")
+    need(float(metrics_rows(a)[-1][4]) >= 0.8, "batch_norm: val_accuracy %s only" % metrics_rows(a)[-1][4])
+    train(cfg, r, "--set", "train.epochs=2", threads=2)
+    train(cfg, r, "--resume", os.path.join(r, "last.ckpt"), threads=2)
+    check_identical(metrics_rows(r), metrics_rows(a), "batch_norm: resumed at epoch 2 vs straight")
+    s, e = summary(a), eval_json(os.path.join(a, "best.ckpt"))
+    need(same5(e["loss"], s["test_loss"]), "eval loss %r, summary test_loss %r" % (e["loss"], s["test_loss"]))
+
+    inf = info(os.path.join(a, "last.ckpt"))
+    want = [("batch_norm", [1, 6, 6], [1, 6, 6], 2, 2), ("dense", [1, 6, 6], [16, 1, 1], 36 * 16 + 16, 0),
+            ("batch_norm", [16, 1, 1], [16, 1, 1], 32, 32), ("dropout", [16, 1, 1], [16, 1, 1], 0, 0),
+            ("dense", [16, 1, 1], [4, 1, 1], 68, 0)]
+    got = [(l["type"], l["input"], l["output"], l["params"], l["state"]) for l in inf["layers"]]
+    need(got == want, "info layers %r, expected %r" % (got, want))
+    need(inf["params"] == 694 and inf["state"] == 34, "info totals: params %r, state %r"
+         % (inf["params"], inf["state"]))
+    need([t["name"] for t in inf["state_tensors"]] == ["layers.0.running_mean", "layers.0.running_var",
+                                                        "layers.2.running_mean", "layers.2.running_var"]
+         and inf["state_tensors"][2]["shape"] == [16], "info state_tensors %r" % inf["state_tensors"])
+    p = bp("info", os.path.join(a, "last.ckpt"))
+    need(p.returncode == 0, "info: exit %d: %s" % (p.returncode, p.stderr.strip()))
+    lines = p.stdout.split("\n")
+    need("694 parameters, 34 state values" in lines[0], "info's first line: %r" % lines[0])
+    need(lines[1].split() == ["#", "type", "activation", "input", "output", "params", "state"],
+         "info's header: %r" % lines[1])
+    need(lines[2].split() == ["0", "batch_norm", "relu", "1x6x6", "1x6x6", "2", "2"], "info layer 0: %r" % lines[2])
+    need(lines[3].split() == ["1", "dense", "linear", "1x6x6", "16", "592", "0"], "info layer 1: %r" % lines[3])
+    need(lines[7].startswith("state (not trained): layers.0.running_mean (1)"), "info state line: %r" % lines[7])
+
+
 # ---------------------------------------------------------------- main
 
 def main():

@@ -16,7 +16,8 @@ static inline void tu_set(struct bp_node *map, const char *key, const char *valu
 	bp_node_append(map, n);
 }
 
-/* Each argument is "dense UNITS ACT" or "dropout RATE"; NULL ends the list.
+/* Each argument is "dense UNITS ACT", "dropout RATE" or "batch_norm [ACT
+ * [MOMENTUM]]"; NULL ends the list.
  * Returns a model.layers list inside a root {model: {layers: [...]}}. */
 static inline struct bp_node *tu_layers(const char *first, ...)
 {
@@ -42,6 +43,11 @@ static inline struct bp_node *tu_layers(const char *first, ...)
 				tu_set(spec, "activation", b);
 		} else if (strcmp(type, "dropout") == 0) {
 			tu_set(spec, "rate", a);
+		} else if (strcmp(type, "batch_norm") == 0) {
+			if (a[0])
+				tu_set(spec, "activation", a);
+			if (b[0])
+				tu_set(spec, "momentum", b);
 		}
 	}
 	va_end(ap);

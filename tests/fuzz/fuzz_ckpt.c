@@ -47,6 +47,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const struct bp_ckpt_tensor *t = &ck.tensors[j];
 		FUZZ_CHECK(t->data >= ck.buf && t->data + 4 * t->size <= ck.buf + ck.len);
 	}
+	for (int j = 0; j < ck.nstate_tensors; j++) {
+		const struct bp_ckpt_tensor *t = &ck.state_tensors[j];
+		FUZZ_CHECK(t->data >= ck.buf && t->data + 4 * t->size <= ck.buf + ck.len);
+	}
+	FUZZ_CHECK(ck.version >= 1 && ck.version <= BP_CKPT_VERSION);
 	for (int s = 0; s < ck.nslots; s++)
 		FUZZ_CHECK(ck.slots[s].data >= ck.buf && ck.slots[s].data + 4 * ck.slots[s].n <= ck.buf + ck.len);
 	bp_ckpt_release(&ck);
