@@ -120,8 +120,8 @@ static void print_text(const char *name, const struct bp_profile *p)
 	};
 	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
 		printf("%-3s %-18s %-12s %10.3f\n", "", parts[i].what, "", 1e3 * parts[i].s);
-	printf("total per batch: %.3f ms, %.1f GFLOP/s over the whole step\n", 1e3 * q->step, gflops(t.flop, q->step));
-	printf("total per epoch: %.3f s (%zu batches of %d for %zu training samples)\n", t.epoch,
+	printf("total per batch: %.4g ms, %.1f GFLOP/s over the whole step\n", 1e3 * q->step, gflops(t.flop, q->step));
+	printf("total per epoch: %.4g s (%zu batches of %d for %zu training samples)\n", t.epoch,
 	       p->batches_per_epoch, p->batch, p->ntrain);
 }
 
