@@ -9,10 +9,11 @@
  * size. The last batch of each pass is the remainder, as in bptrain.
  *
  *   gemm_floor [--layers 784,64,10] [--batch 32] [--samples 54000] [--val 6000]
- *              [--threads 1] [--reps 5] [--peak]
+ *              [--threads 1] [--reps 5] [--peak] [--peak-size 1024]
  *
  * Prints machine-readable lines: floor_seconds (median epoch), gflops, the
- * median of each part, and with --peak the GFLOP/s of a square 1024 sgemm. */
+ * median of each part, and with --peak the GFLOP/s of a square sgemm
+ * (--peak-size, 1024 by default; the best of --reps after one warm-up). */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -133,9 +134,8 @@ static double median(double *v, int n)
 	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static void peak(int reps)
+static void peak(int s, int reps)
 {
-	int s = 1024;
 	unsigned st = 7;
 	float *a = filled((size_t)s * s, &st), *b = filled((size_t)s * s, &st), *c = filled((size_t)s * s, &st);
 	double best = 0;
@@ -155,13 +155,13 @@ static void peak(int reps)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: gemm_floor [--layers 784,64,10] [--batch 32] [--samples 54000] [--val 6000]\n"
-	           "                  [--threads 1] [--reps 5] [--peak]\n");
+	           "                  [--threads 1] [--reps 5] [--peak] [--peak-size 1024]\n");
 }
 
 int main(int argc, char **argv)
 {
 	struct net net = { 0 };
-	int samples = 54000, val = 6000, threads = 1, reps = 5;
+	int samples = 54000, val = 6000, threads = 1, reps = 5, peak_size = 1024;
 	bool do_peak = false;
 	const char *layers = "784,64,10";
 	net.batch = 32;
@@ -169,9 +169,10 @@ int main(int argc, char **argv)
 		{ "layers", required_argument, NULL, 'l' }, { "batch", required_argument, NULL, 'b' },
 		{ "samples", required_argument, NULL, 's' }, { "val", required_argument, NULL, 'v' },
 		{ "threads", required_argument, NULL, 't' }, { "reps", required_argument, NULL, 'r' },
-		{ "peak", no_argument, NULL, 'p' }, { "help", no_argument, NULL, 'h' }, { 0 }
+		{ "peak", no_argument, NULL, 'p' }, { "peak-size", required_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' }, { 0 }
 	};
-	for (int c; (c = getopt_long(argc, argv, "l:b:s:v:t:r:ph", opts, NULL)) != -1;) {
+	for (int c; (c = getopt_long(argc, argv, "l:b:s:v:t:r:pP:h", opts, NULL)) != -1;) {
 		int bad = 0;
 		switch (c) {
 		case 'l': layers = optarg; break;
@@ -181,12 +182,13 @@ int main(int argc, char **argv)
 		case 't': bad = parse_int(optarg, 0, 1024, &threads); break;
 		case 'r': bad = parse_int(optarg, 1, 1000, &reps); break;
 		case 'p': do_peak = true; break;
+		case 'P': bad = parse_int(optarg, 16, 16384, &peak_size); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 		if (bad) {
 			fprintf(stderr, "gemm_floor: error: bad value '%s' for --%s\n", optarg,
-			        c == 'b' ? "batch" : c == 's' ? "samples" : c == 'v' ? "val" : c == 't' ? "threads" : "reps");
+			        c == 'b' ? "batch" : c == 's' ? "samples" : c == 'v' ? "val" : c == 't' ? "threads" : c == 'P' ? "peak-size" : "reps");
 			return 2;
 		}
 	}
@@ -242,7 +244,7 @@ int main(int argc, char **argv)
 	for (int p = 0; p < NPARTS; p++)
 		printf("part_seconds %s %.4f\n", part_names[p], median(parts[p], reps));
 	if (do_peak)
-		peak(reps);
+		peak(peak_size, reps);
 
 	for (int l = 0; l < net.nw; l++) {
 		free(net.act[l]);

@@ -1,17 +1,36 @@
 #!/bin/bash
-# Training speed (issue 5): bptrain against PyTorch on the same MLPs, side by
-# side, and against the GEMM floor (bench/gemm_floor.c: the sgemm calls of one
-# epoch and nothing else). For each network and thread count it alternates
-# bptrain and PyTorch for ROUNDS rounds (the one that goes first alternates
-# too), 2 epochs each on Fashion-MNIST with a 0.1 validation split, then prints
-# a markdown table of medians and ratios and replaces the "Training speed"
-# section of bench/RESULTS.md (between its markers).
+# Training speed (issues 5 and 10): bptrain against PyTorch on the same nets,
+# side by side, in one run.
 #
-#   bench/run.sh                     all networks, 1 and 2 threads, 3 rounds
+# MLP rows (seed, wide, big): against PyTorch and against the GEMM floor
+# (bench/gemm_floor.c: the sgemm calls of one epoch and nothing else), 2
+# epochs each on Fashion-MNIST with a 0.1 validation split.
+# CNN rows (cnn): the 2-conv net of configs/fashion_mnist_cnn.yaml
+# (bench/configs/cnn.yaml, bench/torch_cnn.py) on the first CNN_SAMPLES
+# training images (split 0.1), against PyTorch at its fastest setting for each
+# thread count (probed first: oneDNN or im2col convolutions, NCHW or
+# channels_last, which pool gets the threads), and as a fraction of the sgemm
+# peak: the conv and dense multiply-adds of an epoch (forward, dW, dX; no dX for
+# the first conv) over bptrain's epoch time.
+#
+# For each network and thread count it alternates bptrain and PyTorch for
+# ROUNDS rounds (the one that goes first alternates too), then prints markdown
+# tables of medians and ratios and a verdict, and replaces the "Training speed"
+# section of bench/RESULTS.md (between its markers), with `bptrain time`'s
+# report of the CNN.
+#
+#   bench/run.sh                     everything, 1 and 2 threads, 3 rounds
 #   ROUNDS=5 NETS="wide big" THREADS=2 bench/run.sh
+#   NETS=cnn bench/run.sh            the CNN rows alone
 #
 # Environment (defaults in brackets):
-#   ROUNDS [3]   NETS [seed wide big]   THREADS [1 2]   EPOCHS [2]
+#   ROUNDS [3]   NETS [seed wide big cnn]   THREADS [1 2]   EPOCHS [2]
+#   CNN_SAMPLES [20000]: the CNN's data (18000 train, 2000 validation)
+#   CNN_CONFIG [bench/configs/cnn.yaml]: bptrain's CNN config (the same net as torch_cnn.py)
+#   TORCH_CNN [probe]: a PyTorch CNN setting by name (see torch_settings) instead of probing
+#   PROBE_STEPS [40], PROBE_ROUNDS [2]: the probe of each PyTorch CNN setting
+#   PEAK_SIZE [1024]: the square sgemm of the peak
+#   TIMEOUT [1800]: seconds any one program may run
 #   BUILD [build-bench]: a release build dir, set up here when missing
 #   FASHION_MNIST [/usr/share/datasets/fashion-mnist]
 #   PYTHON [/usr/bin/python3]: Debian's python3 with python3-torch
@@ -19,23 +38,32 @@
 #   SKIP_BPTRAIN [0]: 1 measures PyTorch and the floor only
 #
 # Threads. bptrain and the floor get --threads N and set OpenBLAS themselves
-# (OPENBLAS_NUM_THREADS is removed from their environment). PyTorch 1.13 on
-# 2 vCPUs is fastest with 1 OpenMP thread and OpenBLAS's own pool doing the
-# fp32 matmuls (set_num_threads(2) makes the pools fight, 3-4x slower), so
+# (OPENBLAS_NUM_THREADS is removed from their environment). PyTorch 1.13's MLPs
+# are fastest with 1 OpenMP thread and OpenBLAS's own pool doing the fp32
+# matmuls (set_num_threads(2) makes the pools fight), so for the MLP rows
 # "N threads" for PyTorch means OPENBLAS_NUM_THREADS=N, torch.set_num_threads(1).
-# OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are left as they are, for every program.
+# For the CNN the probe decides. OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are left
+# as they are, for every program; the section names the core OpenBLAS runs.
 #
 # Measures: per-epoch seconds (bptrain's metrics.csv `seconds`, PyTorch's
 # epoch_seconds; the median over every epoch of every round), whole-process
-# wall time and peak RSS (/usr/bin/time -f '%e %M'; medians over rounds), and
-# the floor (median over rounds of gemm_floor's median of 3).
+# wall time and peak RSS (/usr/bin/time -f '%e %M'; medians over rounds), the
+# floor (median over rounds of gemm_floor's median of 3) and the sgemm peak
+# (the best of every measurement in the run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-3}
-NETS=${NETS:-seed wide big}
+NETS=${NETS:-seed wide big cnn}
 THREADS=${THREADS:-1 2}
 EPOCHS=${EPOCHS:-2}
+CNN_SAMPLES=${CNN_SAMPLES:-20000}
+CNN_CONFIG=${CNN_CONFIG:-bench/configs/cnn.yaml}
+TORCH_CNN=${TORCH_CNN:-probe}
+PROBE_STEPS=${PROBE_STEPS:-40}
+PROBE_ROUNDS=${PROBE_ROUNDS:-2}
+PEAK_SIZE=${PEAK_SIZE:-1024}
+TIMEOUT=${TIMEOUT:-1800}
 BUILD=${BUILD:-build-bench}
 FM=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -52,20 +80,33 @@ net_layers() {
 	seed) echo 784,64,10 ;;
 	wide) echo 784,256,128,10 ;;
 	big) echo 784,1024,1024,10 ;;
-	*) die "unknown network '$1' (seed, wide, big)" ;;
+	cnn) echo c32-p-c64-p-128-10 ;;
+	*) die "unknown network '$1' (seed, wide, big, cnn)" ;;
 	esac
 }
 net_batch() {
-	case $1 in seed) echo 32 ;; wide) echo 128 ;; big) echo 256 ;; esac
+	case $1 in seed) echo 32 ;; wide) echo 128 ;; big) echo 256 ;; cnn) echo 64 ;; esac
 }
-# Targets from issue 5: PyTorch/bptrain per epoch, and bptrain/floor.
-speed_target() { case $1 in seed) echo 3 ;; wide) echo 2 ;; big) echo 1.2 ;; esac; }
-floor_target() { case $1 in seed) echo 2 ;; *) echo 1.3 ;; esac; }
+# Targets. MLP (issue 10): faster than PyTorch in every row, bptrain/floor
+# ≤ 1.3 at 1 and 2 threads; peak RSS, whole process and determinism as in issue 5.
+floor_target() { echo 1.3; }
+# CNN (issue 10): PyTorch/bptrain per epoch, FLOP rate / sgemm peak, RSS ratio.
+cnn_speed_target() { case $1 in 1) echo 1.5 ;; *) echo 2 ;; esac; }
+CNN_PEAK_TARGET=0.6
+CNN_RSS_TARGET=3
 
 [ -x "$TIME" ] || die "$TIME is missing: apt-get install -y time"
 "$PYTHON" -c 'import torch' 2>/dev/null || die "$PYTHON cannot import torch: apt-get install -y python3-torch"
 [ -r "$FM/train-images-idx3-ubyte.gz" ] || die "no Fashion-MNIST in $FM (set FASHION_MNIST)"
 [ "$ROUNDS" -ge 1 ] 2>/dev/null || die "ROUNDS must be a positive integer"
+[ "$CNN_SAMPLES" -ge 100 ] 2>/dev/null || die "CNN_SAMPLES must be a whole number ≥ 100"
+[ "$PROBE_STEPS" -ge 1 ] 2>/dev/null && [ "$PROBE_ROUNDS" -ge 1 ] 2>/dev/null \
+	|| die "PROBE_STEPS and PROBE_ROUNDS must be positive integers"
+mlp_nets=""; has_cnn=0
+for net in $NETS; do
+	net_layers "$net" >/dev/null
+	if [ "$net" = cnn ]; then has_cnn=1; else mlp_nets+="${mlp_nets:+ }$net"; fi
+done
 
 if [ ! -d "$BUILD" ]; then
 	meson setup "$BUILD" --buildtype=release >/dev/null
@@ -86,8 +127,9 @@ median() {
 		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
 		printf "%.6g\n", m }'
 }
-# best FILE: the smallest number in FILE ("" when none).
+# best FILE: the smallest number in FILE ("" when none); most FILE: the largest.
 best() { sort -g "$1" | head -1; }
+most() { sort -g "$1" | tail -1; }
 # sec VALUE [BEST]: seconds to 3 decimals, "(best B)" appended when given; "n/a" when missing.
 sec() {
 	awk -v v="$1" -v b="${2:-}" 'BEGIN {
@@ -97,25 +139,51 @@ sec() {
 # ratio A B [DIGITS]: A/B, or "n/a" when either is missing.
 ratio() {
 	awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN {
-		if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.*f\n", d, a / b }'
+		if (a == "" || b == "" || a == "n/a" || b == "n/a" || b + 0 == 0) print "n/a"; else printf "%.*f\n", d, a / b }'
 }
 # meets VALUE TARGET: "yes" when VALUE >= TARGET, "no", or "n/a".
 meets() {
 	awk -v v="$1" -v t="$2" 'BEGIN { if (v == "n/a" || v == "") print "n/a"; else print (v + 0 >= t + 0 ? "yes" : "no") }'
 }
-# reach CAP TARGET: a note when even a trainer at the GEMM floor would miss TARGET.
-reach() { [ "$(meets "$1" "$2")" = no ] && echo " (< $2: target out of reach)" || true; }
+# above VALUE TARGET: "yes" when VALUE > TARGET, "no", or "n/a".
+above() {
+	awk -v v="$1" -v t="$2" 'BEGIN { if (v == "n/a" || v == "") print "n/a"; else print (v + 0 > t + 0 ? "yes" : "no") }'
+}
 acc() { awk -v v="$1" 'BEGIN { if (v == "") print "n/a"; else printf "%.4f\n", v }'; }
 mb() { awk -v k="$1" 'BEGIN { if (k == "") print "n/a"; else printf "%.0f\n", k / 1024 }'; }
+# field FILE KEY: the value after KEY on the line starting with KEY (the last such line).
+field() { awk -v k="$2" '$1 == k { v = $2 } END { print v }' "$1"; }
+plural() { [ "$1" = 1 ] && echo "1 thread" || echo "$1 threads"; }
+
+# ---- the CNN's data: the first CNN_SAMPLES training images and labels, plain IDX files
+CNN_IMAGES=$tmp/cnn-train-images-idx3-ubyte
+CNN_LABELS=$tmp/cnn-train-labels-idx1-ubyte
+make_cnn_data() {
+	"$PYTHON" bench/idx_head.py "$CNN_SAMPLES" "$FM/train-images-idx3-ubyte.gz" "$CNN_IMAGES" \
+		&& "$PYTHON" bench/idx_head.py "$CNN_SAMPLES" "$FM/train-labels-idx1-ubyte.gz" "$CNN_LABELS"
+}
+CNN_NVAL=$((CNN_SAMPLES / 10))   # floor(n × 0.1), as bptrain and torch_cnn.py split
+CNN_NTRAIN=$((CNN_SAMPLES - CNN_NVAL))
+
+# data_args NET: the --set options that point bptrain at NET's data (into the array DATA).
+data_args() {
+	if [ "$1" = cnn ]; then
+		DATA=(--set "data.train.images=$CNN_IMAGES" --set "data.train.labels=$CNN_LABELS")
+	else
+		DATA=(--set "data.train.images=$FM/train-images-idx3-ubyte.gz"
+		      --set "data.train.labels=$FM/train-labels-idx1-ubyte.gz")
+	fi
+}
+
+net_config() { if [ "$1" = cnn ]; then echo "$CNN_CONFIG"; else echo "bench/configs/$1.yaml"; fi; }
 
 # run_bptrain NET THREADS ROUND: appends to $tmp/NET-T-bp.{epoch,wall,rss,acc}
 run_bptrain() {
 	local net=$1 t=$2 r=$3 out=$tmp/run-$1-$2-$3 p=$tmp/$1-$2-bp
+	data_args "$net"
 	if ! env -u OPENBLAS_NUM_THREADS -u OMP_NUM_THREADS \
-		"$TIME" -f '%e %M' -o "$tmp/time" \
-		"$BPTRAIN" train "bench/configs/$net.yaml" \
-		--set "data.train.images=$FM/train-images-idx3-ubyte.gz" \
-		--set "data.train.labels=$FM/train-labels-idx1-ubyte.gz" \
+		"$TIME" -f '%e %M' -o "$tmp/time" timeout "$TIMEOUT" \
+		"$BPTRAIN" train "$(net_config "$net")" "${DATA[@]}" \
 		--set "train.epochs=$EPOCHS" \
 		--out "$out" --force --threads "$t" --quiet >"$tmp/bp.log" 2>&1; then
 		log "  bptrain failed: $(grep -v '^Command exited' "$tmp/bp.log" | tail -1)"
@@ -131,42 +199,142 @@ run_bptrain() {
 	rm -rf "$out"
 }
 
+# torch_settings THREADS: PyTorch's CNN settings worth trying at THREADS, one
+# a line: NAME OMP_THREADS OPENBLAS_THREADS [torch_cnn.py FLAGS]. OMP threads
+# are torch.set_num_threads (oneDNN, and PyTorch's own loops); OpenBLAS does
+# the dense layers, and the im2col convolutions without oneDNN.
+torch_settings() {
+	local t=$1
+	echo "onednn $t 1"
+	echo "onednn-channels-last $t 1 --channels-last"
+	echo "im2col $t 1 --no-mkldnn"
+	if [ "$t" -gt 1 ]; then
+		echo "onednn+blas-threads $t $t"
+		echo "im2col-blas-threads 1 $t --no-mkldnn"
+	fi
+}
+# describe NAME OMP BLAS: the setting in words.
+describe() {
+	local what
+	case $1 in
+	onednn*) what="oneDNN convolutions" ;;
+	im2col*) what="im2col+BLAS convolutions (torch.backends.mkldnn.enabled=False)" ;;
+	esac
+	case $1 in *channels-last*) what+=", channels_last" ;; *) what+=", NCHW" ;; esac
+	echo "$what, torch.set_num_threads($2), OPENBLAS_NUM_THREADS=$3"
+}
+
+# torch_cmd NET THREADS [SETTING...]: the command line for PyTorch (into the array CMD).
+torch_cmd() {
+	local net=$1 t=$2
+	shift 2
+	if [ "$net" = cnn ]; then
+		local omp=$2 blas=$3
+		shift 3
+		CMD=(env OMP_NUM_THREADS="$omp" OPENBLAS_NUM_THREADS="$blas" "$TIME" -f '%e %M' -o "$tmp/time"
+		     timeout "$TIMEOUT" "$PYTHON" bench/torch_cnn.py --images "$CNN_IMAGES" --labels "$CNN_LABELS"
+		     --batch 64 --split 0.1 --threads "$omp" "$@")
+	else
+		CMD=(env OPENBLAS_NUM_THREADS="$t" OMP_NUM_THREADS=1 "$TIME" -f '%e %M' -o "$tmp/time"
+		     timeout "$TIMEOUT" "$PYTHON" bench/torch_mlp.py --data "$FM" --layers "$(net_layers "$net")"
+		     --batch "$(net_batch "$net")" --split 0.1 --threads 1)
+	fi
+}
+
 # run_torch NET THREADS: appends to $tmp/NET-T-pt.{epoch,wall,rss,acc}
 run_torch() {
-	local net=$1 t=$2 p=$tmp/$1-$2-pt
-	if ! OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=1 \
-		"$TIME" -f '%e %M' -o "$tmp/time" \
-		"$PYTHON" bench/torch_mlp.py --data "$FM" --layers "$(net_layers "$net")" \
-		--batch "$(net_batch "$net")" --epochs "$EPOCHS" --split 0.1 --threads 1 \
-		>"$tmp/pt.log" 2>&1; then
-		log "  PyTorch failed: $(tail -1 "$tmp/pt.log")"
+	local net=$1 t=$2 p=$tmp/$1-$2-pt setting=()
+	if [ "$net" = cnn ]; then read -r -a setting <"$tmp/cnn-$t-setting"; fi
+	torch_cmd "$net" "$t" "${setting[@]}"
+	if ! "${CMD[@]}" --epochs "$EPOCHS" >"$tmp/pt.log" 2>&1; then
+		log "  PyTorch failed: $(grep -v '^Command exited' "$tmp/pt.log" | tail -1)"
 		return 1
 	fi
 	awk '$1 == "epoch_seconds" { print $3 }' "$tmp/pt.log" >>"$p.epoch"
 	awk '$1 == "epoch" { for (i = 1; i < NF; i++) if ($i == "val_acc") a = $(i + 1) } END { print a }' \
 		"$tmp/pt.log" >>"$p.acc"
+	if [ "$net" = cnn ]; then cp "$tmp/pt.log" "$tmp/cnn-pt.log"; fi
 	awk '{ print $1 }' "$tmp/time" >>"$p.wall"
 	awk '{ print $2 }' "$tmp/time" >>"$p.rss"
 	log "  PyTorch  epochs $(awk '$1 == "epoch_seconds" { printf "%s ", $3 }' "$tmp/pt.log")s, process $(cut -d' ' -f1 "$tmp/time") s, rss $(mb "$(cut -d' ' -f2 "$tmp/time")") MB"
+}
+
+# probe_torch THREADS: each CNN setting PROBE_ROUNDS times (in alternating
+# order) for PROBE_STEPS steps; the fastest goes to $tmp/cnn-T-setting, every
+# setting's best s/step to $tmp/cnn-T-probe (NAME OMP BLAS SECONDS).
+probe_torch() {
+	local t=$1 settings=() order i r line s
+	mapfile -t settings < <(torch_settings "$t")
+	if [ "$TORCH_CNN" != probe ]; then
+		for line in "${settings[@]}"; do
+			if [ "${line%% *}" = "$TORCH_CNN" ]; then echo "$line" >"$tmp/cnn-$t-setting"; return 0; fi
+		done
+		die "TORCH_CNN=$TORCH_CNN is none of the settings at $(plural "$t"): $(torch_settings "$t" | cut -d' ' -f1 | tr '\n' ' ')"
+	fi
+	: >"$tmp/cnn-$t-probe.all"
+	for r in $(seq 1 "$PROBE_ROUNDS"); do
+		order=$(seq 0 $((${#settings[@]} - 1)))
+		[ $((r % 2)) = 0 ] && order=$(echo "$order" | tac)
+		for i in $order; do
+			line=${settings[$i]}
+			read -r -a s <<<"$line"
+			torch_cmd cnn "$t" "${s[@]}"
+			"${CMD[@]}" --probe "$PROBE_STEPS" >"$tmp/probe.log" 2>&1 \
+				|| die "PyTorch's probe of '$line' failed: $(grep -v '^Command exited' "$tmp/probe.log" | tail -1)"
+			echo "$i $(field "$tmp/probe.log" probe_step_seconds)" >>"$tmp/cnn-$t-probe.all"
+			log "  probe $(plural "$t") ${s[0]}: $(field "$tmp/probe.log" probe_step_seconds) s/step"
+		done
+	done
+	: >"$tmp/cnn-$t-probe"
+	for i in $(seq 0 $((${#settings[@]} - 1))); do
+		echo "${settings[$i]} $(awk -v i="$i" '$1 == i { print $2 }' "$tmp/cnn-$t-probe.all" | sort -g | head -1)" \
+			| awk '{ print $1, $2, $3, $NF }' >>"$tmp/cnn-$t-probe"
+	done
+	local fastest
+	fastest=$(sort -g -k4 "$tmp/cnn-$t-probe" | head -1 | cut -d' ' -f1)
+	for line in "${settings[@]}"; do
+		if [ "${line%% *}" = "$fastest" ]; then echo "$line" >"$tmp/cnn-$t-setting"; fi
+	done
 }
 
 # run_floor NET THREADS: appends to $tmp/NET-T-floor.{sec,gflops}
 run_floor() {
 	local net=$1 t=$2 p=$tmp/$1-$2-floor
 	env -u OPENBLAS_NUM_THREADS -u OMP_NUM_THREADS \
-		"$FLOOR" --layers "$(net_layers "$net")" --batch "$(net_batch "$net")" \
+		timeout "$TIMEOUT" "$FLOOR" --layers "$(net_layers "$net")" --batch "$(net_batch "$net")" \
 		--samples 54000 --val 6000 --threads "$t" --reps 3 >"$tmp/floor.log"
 	awk '$1 == "floor_seconds" { print $2 }' "$tmp/floor.log" >>"$p.sec"
 	awk '$1 == "gflops" { print $2 }' "$tmp/floor.log" >>"$p.gflops"
 	log "  floor    $(awk '$1 == "floor_seconds" { print $2 }' "$tmp/floor.log") s, $(awk '$1 == "gflops" { print $2 }' "$tmp/floor.log") GFLOP/s"
 }
 
+# run_peak THREADS: appends a square sgemm's GFLOP/s to $tmp/peak-T.
+run_peak() {
+	env -u OPENBLAS_NUM_THREADS -u OMP_NUM_THREADS timeout "$TIMEOUT" "$FLOOR" --threads "$1" --reps 3 --peak \
+		--peak-size "$PEAK_SIZE" --samples 1 --val 0 | awk '$1 == "peak_gflops" { print $2 }' >>"$tmp/peak-$1"
+}
+
 bp_ok=1
 [ "$SKIP_BPTRAIN" = 1 ] && bp_ok=0
+cnn_bp_ok=$bp_ok
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 load_before=$(awk '{ print $1 }' /proc/loadavg)
-for net in $NETS; do
-	net_layers "$net" >/dev/null
+blas_core=$(env -u OPENBLAS_NUM_THREADS OPENBLAS_VERBOSE=2 "$FLOOR" --samples 1 --val 0 --reps 1 2>&1 \
+	| awk '$1 == "Core:" { print $2; exit }')
+
+# Before any long run: bptrain must know the CNN's layers (conv2d, max_pool2d).
+if [ $has_cnn = 1 ]; then
+	make_cnn_data || die "could not write the CNN's data subset"
+	if [ $bp_ok = 1 ]; then
+		data_args cnn
+		if ! timeout 300 "$BPTRAIN" train "$CNN_CONFIG" "${DATA[@]}" --check >"$tmp/check.log" 2>&1; then
+			die "bptrain cannot train $CNN_CONFIG: $(tail -1 "$tmp/check.log")
+  (the CNN rows need the conv2d and max_pool2d layers; NETS=\"$mlp_nets\" runs the MLP rows alone, SKIP_BPTRAIN=1 PyTorch alone)"
+		fi
+	fi
+fi
+
+for net in $mlp_nets; do
 	for t in $THREADS; do
 		for r in $(seq 1 "$ROUNDS"); do
 			log "== $net $(net_layers "$net") batch $(net_batch "$net"), threads $t, round $r/$ROUNDS"
@@ -181,58 +349,142 @@ for net in $NETS; do
 		done
 	done
 done
-peak1=$(env -u OPENBLAS_NUM_THREADS "$FLOOR" --threads 1 --reps 3 --peak --samples 1 --val 0 | awk '$1 == "peak_gflops" { print $2 }')
-peak2=$(env -u OPENBLAS_NUM_THREADS "$FLOOR" --threads 2 --reps 3 --peak --samples 1 --val 0 | awk '$1 == "peak_gflops" { print $2 }')
+if [ $has_cnn = 1 ]; then
+	for t in $THREADS; do
+		[ "$TORCH_CNN" = probe ] \
+			&& log "== cnn: PyTorch's settings at $(plural "$t"), $PROBE_STEPS steps each, $PROBE_ROUNDS rounds"
+		probe_torch "$t"
+		log "   PyTorch at $(plural "$t"): $(cut -d' ' -f1 "$tmp/cnn-$t-setting")"
+		for r in $(seq 1 "$ROUNDS"); do
+			log "== cnn $(net_layers cnn) batch 64, $CNN_NTRAIN + $CNN_NVAL samples, threads $t, round $r/$ROUNDS"
+			if [ $((r % 2)) = 1 ]; then
+				[ $cnn_bp_ok = 1 ] && { run_bptrain cnn "$t" "$r" || cnn_bp_ok=0; }
+				run_torch cnn "$t" || die "PyTorch failed; log above"
+			else
+				run_torch cnn "$t" || die "PyTorch failed; log above"
+				[ $cnn_bp_ok = 1 ] && { run_bptrain cnn "$t" "$r" || cnn_bp_ok=0; }
+			fi
+			run_peak "$t"
+		done
+		if [ $cnn_bp_ok = 1 ]; then
+			data_args cnn
+			for f in text json; do
+				env -u OPENBLAS_NUM_THREADS -u OMP_NUM_THREADS timeout "$TIMEOUT" "$BPTRAIN" time "$CNN_CONFIG" \
+					"${DATA[@]}" --threads "$t" --batches 50 --format $f >"$tmp/cnn-$t-time.$f" 2>"$tmp/time.err" \
+					|| { log "  bptrain time failed: $(tail -1 "$tmp/time.err")"; : >"$tmp/cnn-$t-time.$f"; }
+			done
+		fi
+	done
+fi
+for t in $THREADS; do run_peak "$t"; done
+peak() { most "$tmp/peak-$1"; }
+peak1=$( [ -s "$tmp/peak-1" ] && peak 1 || true)
+peak2=$( [ -s "$tmp/peak-2" ] && peak 2 || true)
 
 # ---- tables
-speed="| net | threads | bptrain s/epoch (best) | PyTorch s/epoch (best) | GEMM floor s/epoch (best) | floor GFLOP/s | PyTorch/bptrain (target) | bptrain/floor (target) | PyTorch/floor at 1 thread: the most any trainer could reach |
-|---|---|---|---|---|---|---|---|---|"
-proc="| net | threads | bptrain process s | PyTorch process s | PyTorch/bptrain | bptrain peak RSS MB | PyTorch peak RSS MB | PyTorch/bptrain RSS | val_acc bptrain / PyTorch | bptrain metrics identical across rounds |
+speed="| net | threads | bptrain s/epoch (best) | PyTorch s/epoch (best) | GEMM floor s/epoch (best) | floor GFLOP/s | PyTorch/bptrain (target > 1) | bptrain/floor (target) |
+|---|---|---|---|---|---|---|---|"
+proc="| net | threads | bptrain process s | PyTorch process s | PyTorch/bptrain | bptrain peak RSS MB | PyTorch peak RSS MB | PyTorch/bptrain RSS (target) | val_acc bptrain / PyTorch | bptrain metrics identical across rounds |
 |---|---|---|---|---|---|---|---|---|---|"
+cnn_speed="| net | threads | bptrain s/epoch (best) | PyTorch s/epoch (best) | PyTorch setting (fastest of the probe) | PyTorch/bptrain (target) | bptrain GFLOP/s | PyTorch GFLOP/s | sgemm peak GFLOP/s | bptrain FLOP rate / peak (target) | PyTorch / peak |
+|---|---|---|---|---|---|---|---|---|---|---|"
+probe="| threads | PyTorch setting | s/step (best of $PROBE_ROUNDS) | |
+|---|---|---|---|"
 verdicts=""
-met_list=""; missed_list=""; beyond_list=""; other_list=""
+met_list=""; missed_list=""; other_list=""
 # miss VERDICT WHAT: adds WHAT to the other targets missed unless VERDICT is "yes".
 miss() { [ "$1" = yes ] || other_list+="${other_list:+, }$2"; }
-for net in $NETS; do
+# speed VERDICT WHAT: a speed target met or missed.
+speed_verdict() { if [ "$1" = yes ]; then met_list+="${met_list:+, }$2"; else missed_list+="${missed_list:+, }$2"; fi; }
+# proc_row NET THREADS RSS_TARGET: the whole-process row; sets same, mr, pr.
+proc_row() {
+	local net=$1 t=$2 p=$tmp/$1-$2
+	for f in bp.epoch bp.wall bp.rss bp.acc pt.epoch pt.wall pt.rss pt.acc; do touch "$p-$f"; done
+	local bp_w pt_w bp_m pt_m bp_a pt_a
+	bp_w=$(median "$p-bp.wall"); pt_w=$(median "$p-pt.wall")
+	bp_m=$(median "$p-bp.rss"); pt_m=$(median "$p-pt.rss")
+	bp_a=$(median "$p-bp.acc"); pt_a=$(median "$p-pt.acc")
+	same=n/a
+	if ls "$p-bp.same."* >/dev/null 2>&1; then
+		same=yes
+		for f in "$p-bp.same."*; do cmp -s "$f" "$p-bp.same.1" || same=no; done
+	fi
+	pr=$(ratio "$pt_w" "$bp_w"); mr=$(ratio "$pt_m" "$bp_m" 1)
+	proc+="
+| $net | $t | $(sec "$bp_w") | $(sec "$pt_w") | $pr | $(mb "$bp_m") | $(mb "$pt_m") | $mr (≥ $3: $(meets "$mr" "$3")) | $(acc "$bp_a") / $(acc "$pt_a") | $same |"
+}
+for net in $mlp_nets; do
 	for t in $THREADS; do
 		p=$tmp/$net-$t
-		for f in bp.epoch bp.wall bp.rss bp.acc; do touch "$p-$f"; done
+		proc_row "$net" "$t" 4
 		bp_e=$(median "$p-bp.epoch"); pt_e=$(median "$p-pt.epoch"); fl=$(median "$p-floor.sec")
 		gf=$(median "$p-floor.gflops")
-		bp_w=$(median "$p-bp.wall"); pt_w=$(median "$p-pt.wall")
-		bp_m=$(median "$p-bp.rss"); pt_m=$(median "$p-pt.rss")
-		bp_a=$(median "$p-bp.acc"); pt_a=$(median "$p-pt.acc")
-		same=n/a
-		if ls "$p-bp.same."* >/dev/null 2>&1; then
-			same=yes
-			for f in "$p-bp.same."*; do cmp -s "$f" "$p-bp.same.1" || same=no; done
-		fi
-		sp=$(ratio "$pt_e" "$bp_e"); fr=$(ratio "$bp_e" "$fl"); pr=$(ratio "$pt_w" "$bp_w"); mr=$(ratio "$pt_m" "$bp_m" 1)
-		# At 1 thread no trainer that makes these sgemm calls with this BLAS
-		# beats the floor, so PyTorch/floor bounds the speed-up anyone could
-		# show. At 2 threads the floor is OpenBLAS's own threading over whole
-		# batches, while bptrain gives each thread half a batch: no bound.
-		cap=n/a
-		[ "$t" = 1 ] && cap=$(ratio "$pt_e" "$fl")
-		st=$(speed_target "$net"); ft=$(floor_target "$net")
+		sp=$(ratio "$pt_e" "$bp_e"); fr=$(ratio "$bp_e" "$fl")
+		ft=$(floor_target "$net")
+		smet=$(above "$sp" 1)
 		fmet=$(awk -v v="$fr" -v t="$ft" 'BEGIN { if (v == "n/a") print "n/a"; else print (v + 0 <= t + 0 ? "yes" : "no") }')
 		speed+="
-| $net $(net_layers "$net" | tr , -) b$(net_batch "$net") | $t | $(sec "$bp_e" "$(best "$p-bp.epoch")") | $(sec "$pt_e" "$(best "$p-pt.epoch")") | $(sec "$fl" "$(best "$p-floor.sec")") | $gf | $sp (≥ $st: $(meets "$sp" "$st")) | $fr (≤ $ft: $fmet) | $cap$(reach "$cap" "$st") |"
-		proc+="
-| $net | $t | $(sec "$bp_w") | $(sec "$pt_w") | $pr | $(mb "$bp_m") | $(mb "$pt_m") | $mr | $(acc "$bp_a") / $(acc "$pt_a") | $same |"
-		verdicts+="$net/$t speed:$(meets "$sp" "$st") floor:$fmet rss:$(meets "$mr" 4) deterministic:$same"
+| $net $(net_layers "$net" | tr , -) b$(net_batch "$net") | $t | $(sec "$bp_e" "$(best "$p-bp.epoch")") | $(sec "$pt_e" "$(best "$p-pt.epoch")") | $(sec "$fl" "$(best "$p-floor.sec")") | $gf | $sp ($smet) | $fr (≤ $ft: $fmet) |"
+		verdicts+="$net/$t faster:$smet floor:$fmet rss:$(meets "$mr" 4) deterministic:$same"
 		[ "$net" = wide ] && verdicts+=" process:$(meets "$pr" 1.5)"
 		verdicts+=$'\n'
-		what="$net at $t thread$( [ "$t" = 1 ] || echo s) ($sp×, target $st)"
-		if [ "$(meets "$sp" "$st")" = yes ]; then met_list+="${met_list:+, }$what"
-		elif [ "$(meets "$cap" "$st")" = no ]; then beyond_list+="${beyond_list:+, }$what: PyTorch/floor is $cap"
-		else missed_list+="${missed_list:+, }$what"; fi
-		miss "$fmet" "$net/$t bptrain/floor $fr ≤ $ft"
+		speed_verdict "$smet" "$net at $(plural "$t"): PyTorch/bptrain $sp (target > 1)"
+		speed_verdict "$fmet" "$net at $(plural "$t"): bptrain/floor $fr (target ≤ $ft)"
 		miss "$(meets "$mr" 4)" "$net/$t peak RSS ratio $mr ≥ 4"
 		[ "$net" = wide ] && miss "$(meets "$pr" 1.5)" "wide/$t whole process $pr ≥ 1.5"
 		[ "$same" = no ] && miss no "$net/$t determinism"
 	done
 done
+cnn_times=""; flop_note=""
+if [ $has_cnn = 1 ]; then
+	# FLOP of one epoch: training samples × (forward, dW, dX) + validation × forward,
+	# counted by torch_cnn.py from the layer shapes; `bptrain time` counts the same.
+	ftrain=$(field "$tmp/cnn-pt.log" flop_per_sample_train); ffwd=$(field "$tmp/cnn-pt.log" flop_per_sample_forward)
+	epoch_flop=$(awk -v a="$ftrain" -v b="$ffwd" -v n="$CNN_NTRAIN" -v v="$CNN_NVAL" 'BEGIN { printf "%.6g\n", a * n + b * v }')
+	for t in $THREADS; do
+		p=$tmp/cnn-$t
+		proc_row cnn "$t" "$CNN_RSS_TARGET"
+		bp_e=$(median "$p-bp.epoch"); pt_e=$(median "$p-pt.epoch")
+		sp=$(ratio "$pt_e" "$bp_e"); st=$(cnn_speed_target "$t")
+		pk=$(peak "$t")
+		bp_g=$(ratio "$epoch_flop" "$(awk -v s="$bp_e" 'BEGIN { if (s != "") print s * 1e9 }')" 1)
+		pt_g=$(ratio "$epoch_flop" "$(awk -v s="$pt_e" 'BEGIN { if (s != "") print s * 1e9 }')" 1)
+		fr=$(ratio "$bp_g" "$pk"); pfr=$(ratio "$pt_g" "$pk")
+		read -r -a s <"$tmp/cnn-$t-setting"
+		cnn_speed+="
+| cnn $(net_layers cnn) b64 | $t | $(sec "$bp_e" "$(best "$p-bp.epoch")") | $(sec "$pt_e" "$(best "$p-pt.epoch")") | ${s[0]}: $(describe "${s[@]:0:3}") | $sp (≥ $st: $(meets "$sp" "$st")) | $bp_g | $pt_g | $pk | $fr (≥ $CNN_PEAK_TARGET: $(meets "$fr" "$CNN_PEAK_TARGET")) | $pfr |"
+		if [ -s "$p-probe" ]; then
+			while read -r name omp blas secs; do
+				mark=""
+				if [ "$name" = "${s[0]}" ]; then mark="fastest: used"; fi
+				probe+="
+| $t | $name: $(describe "$name" "$omp" "$blas") | $secs | $mark |"
+			done <"$p-probe"
+		else
+			probe+="
+| $t | ${s[0]}: $(describe "${s[@]:0:3}") | (not probed: TORCH_CNN) | used |"
+		fi
+		verdicts+="cnn/$t speed:$(meets "$sp" "$st") peak:$(meets "$fr" "$CNN_PEAK_TARGET") rss:$(meets "$mr" "$CNN_RSS_TARGET") deterministic:$same"$'\n'
+		speed_verdict "$(meets "$sp" "$st")" "cnn at $(plural "$t"): PyTorch/bptrain $sp (target ≥ $st)"
+		speed_verdict "$(meets "$fr" "$CNN_PEAK_TARGET")" "cnn at $(plural "$t"): FLOP rate / sgemm peak $fr (target ≥ $CNN_PEAK_TARGET)"
+		miss "$(meets "$mr" "$CNN_RSS_TARGET")" "cnn/$t peak RSS ratio $mr ≥ $CNN_RSS_TARGET"
+		[ "$same" = no ] && miss no "cnn/$t determinism"
+		if [ -s "$p-time.text" ]; then
+			bt=$("$PYTHON" -c 'import json, sys; j = json.load(open(sys.argv[1])); print(j["flop_per_batch"] / j["batch_size"])' "$p-time.json" 2>/dev/null || true)
+			if [ -n "$bt" ] && [ "$(awk -v a="$bt" -v b="$ftrain" 'BEGIN { print (a == b) }')" != 1 ]; then
+				flop_note="
+**FLOP counts disagree:** \`bptrain time\` counts $bt FLOP per training sample, torch_cnn.py $ftrain; the rates above use torch_cnn.py's."
+			fi
+			cnn_times+="
+\`bptrain time $CNN_CONFIG --threads $t --batches 50\` (on the same data):
+
+\`\`\`
+$(cat "$p-time.text")
+\`\`\`
+"
+		fi
+	done
+fi
 
 blas_ver=$(dpkg-query -W -f '${Version}' libopenblas0-pthread 2>/dev/null || echo unknown)
 torch_ver=$("$PYTHON" -c 'import torch; print(torch.__version__)')
@@ -243,16 +495,22 @@ for v in OPENBLAS_CORETYPE OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS OMP_NUM_THREADS
 	[ -n "${!v:-}" ] && envs+="${envs:+, }\`$v=${!v}\`"
 done
 cmd="ROUNDS=$ROUNDS"
-[ "$NETS" != "seed wide big" ] && cmd+=" NETS=\"$NETS\""
+[ "$NETS" != "seed wide big cnn" ] && cmd+=" NETS=\"$NETS\""
 [ "$THREADS" != "1 2" ] && cmd+=" THREADS=\"$THREADS\""
 [ "$EPOCHS" != 2 ] && cmd+=" EPOCHS=$EPOCHS"
+[ "$CNN_SAMPLES" != 20000 ] && cmd+=" CNN_SAMPLES=$CNN_SAMPLES"
+[ "$TORCH_CNN" != probe ] && cmd+=" TORCH_CNN=$TORCH_CNN"
+[ "$PROBE_STEPS" != 40 ] && cmd+=" PROBE_STEPS=$PROBE_STEPS"
+[ "$PROBE_ROUNDS" != 2 ] && cmd+=" PROBE_ROUNDS=$PROBE_ROUNDS"
+[ "$PEAK_SIZE" != 1024 ] && cmd+=" PEAK_SIZE=$PEAK_SIZE"
+[ "$CNN_CONFIG" != bench/configs/cnn.yaml ] && cmd+=" CNN_CONFIG=$CNN_CONFIG"
 [ "$SKIP_BPTRAIN" = 1 ] && cmd+=" SKIP_BPTRAIN=1"
 cmd+=" bench/run.sh"
 
 notes=""
-if [ $bp_ok != 1 ]; then
+if [ $bp_ok != 1 ] || [ $cnn_bp_ok != 1 ]; then
 	notes+="
-bptrain columns are n/a: \`bptrain train\` did not run (not built yet, or failed); rerun this script to fill them."
+Some bptrain columns are n/a: \`bptrain train\` did not run (skipped, or failed); rerun this script to fill them."
 fi
 if awk -v l="$load_before" 'BEGIN { exit !(l > 0.5) }'; then
 	notes+="
@@ -262,33 +520,62 @@ else
 Load average (1 min) before the run: $load_before (a quiet machine; during the run the load is the benchmark's own). This VM's speed still swings by up to ±20 % between periods, so compare ratios from one run."
 fi
 
-section="<!-- training-speed:begin -->
-## Training speed (issue 5)
-
-Run of \`$cmd\`, started $started.
-Machine: $cpu, $(nproc) cores (\`nproc\`), $(free -g | awk '/^Mem:/ { print $2 }') GB.
-Versions: bptrain ${bp_ver:-?} (\`$BUILD\`, $(meson introspect "$BUILD" --buildoptions 2>/dev/null | "$PYTHON" -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "buildtype"))' 2>/dev/null || echo ?)), OpenBLAS $blas_ver (pthread; PyTorch uses the same library), PyTorch $torch_ver (Debian python3-torch, \`$PYTHON\`).
-Environment: ${envs:-no OPENBLAS_* variables set}; bptrain and the floor run without OPENBLAS_NUM_THREADS and set their threads with \`--threads\`.
-PyTorch threads: \`OPENBLAS_NUM_THREADS=N\` and \`torch.set_num_threads(1)\`, its fastest setting on this machine.
-Peak sgemm (1024³, OpenBLAS): ${peak1:-?} GFLOP/s on 1 thread, ${peak2:-?} on 2.
+mlp_part=""
+if [ -n "$mlp_nets" ]; then
+	mlp_part="
+### MLPs
 
 Each network: Fashion-MNIST, 54000 training samples, validation split 0.1 (6000), adam lr 0.001, $EPOCHS epochs,
 $ROUNDS alternating rounds (bptrain first in odd rounds, PyTorch in even ones). Per epoch: median over all epochs of all rounds (training plus validation),
 the smallest in brackets; process time and RSS: medians over rounds.
 The GEMM floor is \`$FLOOR\`: exactly the sgemm calls of one epoch (forward, dW, dX, validation forward).
+PyTorch threads: \`OPENBLAS_NUM_THREADS=N\` and \`torch.set_num_threads(1)\`, its fastest setting for these nets.
 
 $speed
+"
+fi
+cnn_part=""
+if [ $has_cnn = 1 ]; then
+	probe_words="PyTorch runs at the fastest of the settings probed before the rounds ($PROBE_STEPS steps each, best of $PROBE_ROUNDS):"
+	[ "$TORCH_CNN" != probe ] && probe_words="PyTorch runs at the setting TORCH_CNN=$TORCH_CNN names (not probed):"
+	cnn_part="
+### CNN
 
+\`$CNN_CONFIG\` and \`bench/torch_cnn.py\`: conv2d 32 3×3 same relu → max_pool2d 2 → conv2d 64 3×3 same relu →
+max_pool2d 2 → dense 128 relu → dense 10 softmax, adam lr 0.001, batch 64, on the first $CNN_SAMPLES Fashion-MNIST training
+images ($CNN_NTRAIN to train, $CNN_NVAL to validate), $EPOCHS epochs, $ROUNDS alternating rounds; per epoch: the median over all
+epochs of all rounds (training plus validation), the smallest in brackets.
+FLOP rate: an epoch's ${epoch_flop:-?} FLOP (2 × the conv and dense multiply-adds of forward, dW and dX over the training
+samples, no dX for the first conv, plus the validation forward; ${ftrain:-?} FLOP per training sample) over the median epoch;
+the peak is the best square ${PEAK_SIZE}³ sgemm (OpenBLAS through bp_sgemm) measured in this run at that thread count.
+$probe_words
+
+$probe
+
+$cnn_speed
+$flop_note
+$cnn_times"
+fi
+
+section="<!-- training-speed:begin -->
+## Training speed (issues 5 and 10)
+
+Run of \`$cmd\`, started $started.
+Machine: $cpu, $(nproc) cores (\`nproc\`), $(free -g | awk '/^Mem:/ { print $2 }') GB.
+Versions: bptrain ${bp_ver:-?} (\`$BUILD\`, $(meson introspect "$BUILD" --buildoptions 2>/dev/null | "$PYTHON" -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "buildtype"))' 2>/dev/null || echo ?)), OpenBLAS $blas_ver (pthread, running its ${blas_core:-?} kernels; PyTorch uses the same library), PyTorch $torch_ver (Debian python3-torch, \`$PYTHON\`).
+Environment: ${envs:-no OPENBLAS_* variables set}; bptrain and the floor run without OPENBLAS_NUM_THREADS and set their threads with \`--threads\`.
+Peak sgemm (${PEAK_SIZE}³, OpenBLAS, best in this run): ${peak1:-?} GFLOP/s on 1 thread, ${peak2:-?} on 2.
+$mlp_part$cnn_part
 $proc
 
-Targets (issue 5): PyTorch/bptrain per epoch ≥ 3 (seed), 2 (wide), 1.2 (big); bptrain/floor ≤ 2 (seed), 1.3 (wide, big);
-whole process on wide ≥ 1.5× faster; PyTorch/bptrain peak RSS ≥ 4.
+Targets: MLPs (issue 10) PyTorch/bptrain per epoch > 1 in every row, bptrain/floor ≤ $(floor_target) at 1 and 2 threads;
+(issue 5) whole process on wide ≥ 1.5× faster, PyTorch/bptrain peak RSS ≥ 4. CNN (issue 10): PyTorch/bptrain per epoch
+≥ $(cnn_speed_target 2) at 2 threads and ≥ $(cnn_speed_target 1) at 1, FLOP rate ≥ $CNN_PEAK_TARGET of the sgemm peak, PyTorch/bptrain peak RSS ≥ $CNN_RSS_TARGET.
 
 Verdict of this run (written by the script):
-- per-epoch speed-up met: ${met_list:-none};
-- speed-up missed although the floor allows it: ${missed_list:-none};
-- speed-up no trainer could show here, because PyTorch takes less than the target's multiple of the GEMM floor: ${beyond_list:-none};
-- floor, whole-process, peak-RSS and determinism targets missed: ${other_list:-none}.
+- speed targets met: ${met_list:-none};
+- speed targets missed: ${missed_list:-none};
+- peak-RSS, whole-process and determinism targets missed: ${other_list:-none}.
 $notes
 <!-- training-speed:end -->"
 

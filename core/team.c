@@ -3,12 +3,28 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "augment.h"
 #include "blas.h"
 #include "model.h"
 #include "simd.h"
+
+static double seconds_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* A profiled member adds the seconds since *mark to *part and restarts *mark. */
+static void lap(double *part, double *mark)
+{
+	double t = seconds_now();
+	*part += t - *mark;
+	*mark = t;
+}
 
 /* Every member puts its part in its slot; after the barrier each adds the
  * slots in member order (so all members get the same bits), and a second
@@ -130,6 +146,8 @@ static void step_member(void *ctx, int tid, int nt)
 	struct step_job *j = ctx;
 	struct bp_team *t = j->t;
 	struct bp_net *net = t->nets[tid];
+	struct bp_team_prof *pf = tid == 0 ? t->prof : NULL;   /* NULL: no clock is read */
+	double mark = pf ? seconds_now() : 0;
 	size_t lo, hi;
 	bp_pool_split((size_t)j->n, tid, nt, &lo, &hi);
 	int m = (int)(hi - lo), k = (int)bp_net_out_width(net);
@@ -149,9 +167,15 @@ static void step_member(void *ctx, int tid, int nt)
 			bp_pool_split(nn < (size_t)j->n ? nn : (size_t)j->n, tid, nt, &nlo, &nhi);
 			bp_gather_prefetch(j->ds, j->order, next + nlo, nhi - nlo);
 		}
+		if (pf)
+			lap(&pf->gather, &mark);
 		bp_net_forward(net, b->x, m, true);
+		if (pf)
+			mark = seconds_now();   /* the layers timed themselves */
 		t->loss[tid] = bp_net_loss(net, &b->t, m) * m;
 		t->correct[tid] = bp_batch_correct(net->loss, bp_net_output(net), &b->t, m, k);
+		if (pf)
+			lap(&pf->loss, &mark);
 		bp_net_backward(net, m);   /* overwrites the member's gradient */
 	} else {
 		/* A share of nothing adds nothing, but the member still takes
@@ -160,7 +184,11 @@ static void step_member(void *ctx, int tid, int nt)
 		bp_net_backward(net, 0);
 		bp_net_zero_grad(net);
 	}
+	if (pf)
+		mark = seconds_now();
 	bp_pool_barrier(&t->pool);
+	if (pf)
+		lap(&pf->wait, &mark);
 	double total = 0;
 	for (int i = 0; i < nt; i++)
 		total += t->loss[i];
@@ -194,7 +222,11 @@ static void step_member(void *ctx, int tid, int nt)
 		}
 		bp_pool_barrier(&t->pool);
 	}
+	if (pf)
+		lap(&pf->combine, &mark);
 	bp_optim_apply(j->o, t->nets[0]->param, g, plo, phi);
+	if (pf)
+		lap(&pf->optim, &mark);
 }
 
 double bp_team_step(struct bp_team *t, struct bp_optim *o, const struct bp_dataset *ds,
@@ -202,6 +234,7 @@ double bp_team_step(struct bp_team *t, struct bp_optim *o, const struct bp_datas
                     double lr, struct bp_rng *rng, double *correct)
 {
 	BP_BUG(first + (size_t)n > total);
+	double start = t->prof ? seconds_now() : 0;
 	/* One draw per step whatever the thread count, so the data order,
 	 * drawn from the same stream, does not depend on it (member 0's
 	 * dropout stream is then the one a single thread would use). */
@@ -216,6 +249,10 @@ double bp_team_step(struct bp_team *t, struct bp_optim *o, const struct bp_datas
 	for (int i = 0; i < t->n; i++) {
 		loss += t->loss[i];
 		*correct += t->correct[i];
+	}
+	if (t->prof) {
+		t->prof->step += seconds_now() - start;
+		t->prof->steps++;
 	}
 	return loss / n;
 }

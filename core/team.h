@@ -21,6 +21,20 @@ struct bp_team_sync {
 };
 #define BP_TEAM_SYNC_CHUNK 1024  /* doubles exchanged per barrier pair */
 
+/* Where a step's time goes outside the layers, as member 0 spends it (the
+ * members run side by side, so member 0's times stand for the step's); the
+ * layers' own time goes to the nets' prof. Seconds, added to by each step,
+ * for `bptrain time`. */
+struct bp_team_prof {
+	double gather;              /* the member's share of the batch, and the next one's prefetch */
+	double loss;                /* the loss, its output delta and the correct count */
+	double wait;                /* the barrier after backward: waiting for the other members */
+	double combine;             /* the members' gradients summed (and the clip norm) */
+	double optim;               /* the optimiser step over the member's slice of the parameters */
+	double step;                /* bp_team_step, call to return */
+	long steps;
+};
+
 struct bp_team {
 	int n;                      /* members */
 	struct bp_pool pool;
@@ -33,6 +47,7 @@ struct bp_team {
 	struct bp_shape in;         /* a sample's shape */
 	struct bp_augment_cfg aug;  /* data.augment, applied to training batches */
 	float *aug_tmp;             /* n × a sample: each member's augmentation scratch */
+	struct bp_team_prof *prof;  /* NULL (no clock read), or where the steps' parts add up */
 };
 
 /* threads: 0 = all cores; at most one member per sample of a batch. */
