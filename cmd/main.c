@@ -1,5 +1,6 @@
 /* bptrain: the subcommand table, --help and --version. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -43,8 +44,27 @@ static int finish(int status)
 	return status;
 }
 
+/* OpenBLAS picks its kernels when it loads, from OPENBLAS_CORETYPE or its
+ * own CPU detection. When the detection fell back to kernels older than the
+ * CPU (core/blas.h), bptrain starts itself again once with the kernel set
+ * that fits. A value already in the environment is never changed
+ * (BPTRAIN_BLAS_AUTO=0 keeps OpenBLAS's own choice); if the exec fails,
+ * bptrain carries on with the kernels it has. */
+static void pick_blas_kernels(char **argv)
+{
+	const char *keep = getenv("BPTRAIN_BLAS_AUTO");
+	if (getenv("OPENBLAS_CORETYPE") || (keep && strcmp(keep, "0") == 0))
+		return;
+	const char *core = bp_blas_better_coretype();
+	if (!core || setenv("OPENBLAS_CORETYPE", core, 1) != 0)
+		return;
+	execv("/proc/self/exe", argv);
+	unsetenv("OPENBLAS_CORETYPE");
+}
+
 int main(int argc, char **argv)
 {
+	pick_blas_kernels(argv);
 	if (argc < 2) {
 		usage(stderr);
 		return BP_EXIT_USAGE;
@@ -55,7 +75,7 @@ int main(int argc, char **argv)
 		return finish(0);
 	}
 	if (strcmp(name, "--version") == 0) {
-		printf("bptrain %s\n", BP_VERSION);
+		printf("bptrain %s (OpenBLAS kernels: %s)\n", BP_VERSION, bp_blas_corename());
 		return finish(0);
 	}
 	for (size_t i = 0; i < NSUB; i++)

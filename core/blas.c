@@ -3,6 +3,7 @@
 #include "blas.h"
 
 #include <cblas.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -49,6 +50,36 @@ void bp_blas_set_threads(int n)
 int bp_blas_threads(void)
 {
 	return openblas_get_num_threads();
+}
+
+const char *bp_blas_corename(void)
+{
+	const char *name = openblas_get_corename();
+	return name ? name : "unknown";
+}
+
+const char *bp_blas_better_coretype(void)
+{
+	/* OpenBLAS's x86-64 kernel sets from SSE3 to AVX (Sandy Bridge): a
+	 * CPU with AVX2 or AVX-512 reported as one of these was not recognised. */
+	static const char *const old[] = { "Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom",
+	                                   "Sandybridge", "Katmai", "Coppermine", "Northwood", "Banias",
+	                                   "Barcelona", "Bulldozer", "Bobcat", NULL };
+	const char *core = bp_blas_corename();
+	bool fell_back = false;
+	for (int i = 0; old[i]; i++)
+		if (strcasecmp(core, old[i]) == 0)
+			fell_back = true;
+	if (!fell_back)
+		return NULL;
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+	    && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")
+	    && __builtin_cpu_supports("avx512cd"))
+		return "SkylakeX";
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		return "Haswell";
+	return NULL;
 }
 
 int bp_blas_check_memory_limit(struct bp_err *err)

@@ -844,6 +844,45 @@ def c10_predict():
     need(same5(acc, e["accuracy"]), "idx: predict's labels score %.4f, eval says %r" % (acc, e["accuracy"]))
 
 
+def version_with(env_extra, drop=()):
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env.update(env_extra)
+    p = subprocess.run([BPTRAIN, "--version"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True, timeout=30, env=env)
+    m = re.match(r"^bptrain \S+ \(OpenBLAS kernels: (\S+)\)$", p.stdout.strip())
+    need(p.returncode == 0 and m, "--version printed %r (exit %d)" % (p.stdout, p.returncode))
+    return m.group(1)
+
+
+@check
+def c14_blas_kernels():
+    """OpenBLAS 0.3.21 takes CPUs newer than it for SSE3-only ones; bptrain
+    then restarts itself with the kernel set the CPU can run. A value the
+    environment gives is never changed, and BPTRAIN_BLAS_AUTO=0 keeps
+    OpenBLAS's own choice."""
+    drop = ("OPENBLAS_CORETYPE", "BPTRAIN_BLAS_AUTO")
+    need(version_with({"OPENBLAS_CORETYPE": "Haswell"}) == "Haswell", "OPENBLAS_CORETYPE=Haswell was not kept")
+    own = version_with({"BPTRAIN_BLAS_AUTO": "0"}, drop)
+    auto = version_with({}, drop)
+    flags = set()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    old = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom", "Sandybridge", "Katmai",
+           "Coppermine", "Northwood", "Banias", "Barcelona", "Bulldozer", "Bobcat"}
+    if own in old and {"avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd"} <= flags:
+        want = "SkylakeX"
+    elif own in old and {"avx2", "fma"} <= flags:
+        want = "Haswell"
+    else:
+        want = own
+    need(auto == want, "OpenBLAS chose %s on a CPU with %s; bptrain ran %s, expected %s"
+         % (own, "avx512f" if "avx512f" in flags else "avx2" if "avx2" in flags else "neither", auto, want))
+    print("    OpenBLAS's own choice %s, bptrain's %s" % (own, auto))
+
+
 FM = "/usr/share/datasets/fashion-mnist"
 
 
