@@ -42,8 +42,12 @@
 # are fastest with 1 OpenMP thread and OpenBLAS's own pool doing the fp32
 # matmuls (set_num_threads(2) makes the pools fight), so for the MLP rows
 # "N threads" for PyTorch means OPENBLAS_NUM_THREADS=N, torch.set_num_threads(1).
-# For the CNN the probe decides. OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are left
-# as they are, for every program; the section names the core OpenBLAS runs.
+# For the CNN the probe decides. OPENBLAS_CORETYPE: a value in the environment
+# is left as it is; without one, the kernel set bptrain runs (it restarts itself
+# with OPENBLAS_CORETYPE set when OpenBLAS 0.3.21 takes a newer CPU for an old
+# one, core/blas.h) is exported to every program, so that PyTorch's OpenBLAS
+# matmuls, the floor and the sgemm peak run the same kernels as bptrain. The
+# section names the core OpenBLAS runs.
 #
 # Measures: per-epoch seconds (bptrain's metrics.csv `seconds`, PyTorch's
 # epoch_seconds; the median over every epoch of every round), whole-process
@@ -116,6 +120,10 @@ targets=(bench/gemm_floor)
 ninja -C "$BUILD" "${targets[@]}" >/dev/null
 BPTRAIN=$BUILD/cmd/bptrain
 FLOOR=$BUILD/bench/gemm_floor
+if [ -z "${OPENBLAS_CORETYPE:-}" ] && [ "$SKIP_BPTRAIN" != 1 ]; then
+	kern=$("$BPTRAIN" --version | sed -n 's/.*OpenBLAS kernels: \([^)]*\)).*/\1/p')
+	[ -n "$kern" ] && export OPENBLAS_CORETYPE=$kern
+fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bptrain-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -488,7 +496,7 @@ fi
 
 blas_ver=$(dpkg-query -W -f '${Version}' libopenblas0-pthread 2>/dev/null || echo unknown)
 torch_ver=$("$PYTHON" -c 'import torch; print(torch.__version__)')
-bp_ver=$("$BPTRAIN" --version 2>/dev/null | awk '{ print $NF; exit }' || true)
+bp_ver=$("$BPTRAIN" --version 2>/dev/null | awk '{ print $2; exit }' || true)
 cpu=$(lscpu | awk -F: '/Model name/ { sub(/^ +/, "", $2); print $2; exit }')
 envs=""
 for v in OPENBLAS_CORETYPE OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS OMP_NUM_THREADS; do
