@@ -18,6 +18,7 @@ static const struct bp_subcommand subcommands[] = {
 	{ "predict",   cmd_predict,   "predict for new samples with a checkpoint" },
 	{ "info",      cmd_info,      "show a checkpoint's layers, shapes and progress" },
 	{ "gradcheck", cmd_gradcheck, "check backprop gradients against finite differences" },
+	{ "export",    cmd_export,    "write a checkpoint's model as ONNX or safetensors" },
 };
 #define NSUB (sizeof subcommands / sizeof subcommands[0])
 
