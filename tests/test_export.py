@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end tests of `bptrain export` against the real runtimes.
 
-Usage: test_export.py PATH/TO/bptrain [CHECK-NUMBER-OR-NAME...]
+Usage: test_export.py PATH/TO/bptrain [PATH/TO/export_fixture] [CHECK-NUMBER-OR-NAME...]
 
 Run with Debian's /usr/bin/python3 (tests/meson.build does), which has
 python3-numpy and python3-onnx. Each check trains a tiny model on data it
@@ -38,6 +38,7 @@ except ImportError:
 HERE = os.path.dirname(os.path.abspath(__file__))
 ORT_DIR = os.path.join(HERE, "onnx")
 BPTRAIN = None
+FIXTURE = None
 TMP = None
 TOL = 1e-5
 # Parameter tensors per layer kind, in the order `info` and checkpoints name them.
@@ -564,16 +565,119 @@ def e08_cnn():
         need("BatchNormalization" in ops and "Conv" in ops, "net %d: nodes %r" % (k, ops))
 
 
+# ---------------------------------------------------------------- the CNN mapping, ahead of the layers
+
+def window(n, k, s, same):
+    """SPEC: valid ⌊(n−k)/s⌋+1; same ⌈n/s⌉, the extra padding pixel after."""
+    if not same:
+        return (n - k) // s + 1, 0, 0
+    out = -(-n // s)
+    total = max((out - 1) * s + k - n, 0)
+    return out, total // 2, total - total // 2
+
+
+def ref_conv(x, w, b, s, same):
+    n, c, hh, ww = x.shape
+    f, _, kh, kw = w.shape
+    oh, t, bt = window(hh, kh, s[0], same)
+    ow, l, r = window(ww, kw, s[1], same)
+    xp = np.pad(x, ((0, 0), (0, 0), (t, bt), (l, r)))
+    y = np.zeros((n, f, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            patch = xp[:, :, i * s[0]:i * s[0] + kh, j * s[1]:j * s[1] + kw]
+            y[:, :, i, j] = np.tensordot(patch, w, axes=([1, 2, 3], [1, 2, 3]))
+    return y + (b[None, :, None, None] if b is not None else 0)
+
+
+def ref_pool(x, k, s, same, reduce):
+    """Over the window's in-bounds values only (padding is NaN, skipped)."""
+    n, c, hh, ww = x.shape
+    oh, t, bt = window(hh, k[0], s[0], same)
+    ow, l, r = window(ww, k[1], s[1], same)
+    xp = np.pad(x, ((0, 0), (0, 0), (t, bt), (l, r)), constant_values=np.nan)
+    y = np.zeros((n, c, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            y[:, :, i, j] = reduce(xp[:, :, i * s[0]:i * s[0] + k[0], j * s[1]:j * s[1] + k[1]], axis=(2, 3))
+    return y
+
+
+def ref_bn(x, t, i, eps):
+    p = lambda name: t["layers.%d.%s" % (i, name)].astype(np.float64)[None, :, None, None]
+    return (x - p("running_mean")) / np.sqrt(p("running_var") + eps) * p("gamma") + p("beta")
+
+
+def ref_cnn0(x, t):
+    x = (x - t["norm.mean"].reshape(1, 1, 7, 7)) / t["norm.std"].reshape(1, 1, 7, 7)
+    x = ref_conv(x, t["layers.0.W"], t["layers.0.b"], (1, 1), True)
+    x = ACT["relu"](ref_bn(x, t, 1, 0.001))
+    x = ref_pool(x, (2, 2), (2, 2), True, np.nanmax)
+    x = ACT["elu"](ref_conv(x, t["layers.3.W"], t["layers.3.b"], (2, 2), True))
+    x = ref_pool(x, (2, 2), (1, 1), True, np.nanmean)
+    x = x.reshape(len(x), -1)
+    return x @ t["layers.7.W"] + t["layers.7.b"]
+
+
+def ref_cnn1(x, t):
+    x = ACT["relu"](ref_conv(x, t["layers.0.W"], None, (1, 1), False))
+    x = ref_pool(x, (2, 2), (2, 2), False, np.nanmean)
+    x = x.mean(axis=(2, 3), keepdims=True)
+    x = np.tanh(ref_bn(x, t, 3, 0.01)).reshape(len(x), -1)
+    return x @ t["layers.4.W"] + t["layers.4.b"]
+
+
+@check
+def e09_cnn_mapping():
+    """The CNN mapping before the layers exist (tests/export_fixture.c:
+    stand-in layers with random parameters): conv2d same with the extra
+    pixel bottom/right, a [3, 2] kernel at stride 2, valid without bias;
+    max_pool2d and avg_pool2d same (in-bounds count); global_avg_pool2d;
+    batch_norm per channel and per feature with its running statistics;
+    flatten; standardisation of image inputs. ONNX Runtime equals a NumPy
+    reference of SPEC's semantics to 1e-5 (raw linear outputs, relative to
+    the largest when above 1); an unmapped kind, softmax over a
+    (C, H, W) output and a shape ONNX would not compute are errors."""
+    tools()
+    need(FIXTURE, "no export_fixture given (tests/meson.build passes it)")
+    d = fresh("fixture")
+    p = subprocess.run([FIXTURE, d], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    need(p.returncode == 0, "export_fixture: exit %d: %s" % (p.returncode, p.stderr.strip()))
+    bad = p.stdout.strip().split("\n")
+    want = ["bad2: 2 fixture.yaml: layer 'model.layers.0' (lstm) cannot be exported to ONNX",
+            "bad3: 2 fixture.yaml: layer 'model.layers.0' (conv2d) cannot be exported to ONNX: "
+            "softmax over a (C, H, W) output",
+            "bad4: 2 fixture.yaml: layer 'model.layers.0' (conv2d) cannot be exported to ONNX: "
+            "its ONNX output 2x7x7 differs from its own 2x6x6"]
+    need(bad == want, "the refusals:\n%s\nexpected:\n%s" % ("\n".join(bad), "\n".join(want)))
+    x = np.random.RandomState(4).uniform(-1, 2, size=(9, 1, 7, 7)).astype(np.float32)
+    for k, ref in enumerate((ref_cnn0, ref_cnn1)):
+        model = os.path.join(d, "cnn%d.onnx" % k)
+        m = onnx.load(model)
+        onnx.checker.check_model(m, full_check=True)
+        _, t, _ = read_safetensors(os.path.join(d, "cnn%d.safetensors" % k))
+        r, y = ort(model, x)
+        want = ref(x.astype(np.float64), {n: v.astype(np.float64) for n, v in t.items()})
+        need(float(np.std(want)) > 0.1, "cnn%d: outputs spread %.3g, too little to tell" % (k, np.std(want)))
+        diff = float(np.max(np.abs(y - want))) / max(1.0, float(np.max(np.abs(want))))
+        need(diff <= TOL, "cnn%d: ONNX Runtime vs the NumPy reference: max difference %.3g (relative to the "
+             "largest output); nodes %r" % (k, diff, [n.op_type for n in m.graph.node]))
+
+
 # ---------------------------------------------------------------- main
 
 def main():
     global BPTRAIN, TMP
     if len(sys.argv) < 2:
-        print("usage: test_export.py PATH/TO/bptrain [CHECK...]", file=sys.stderr)
+        print("usage: test_export.py PATH/TO/bptrain [PATH/TO/export_fixture] [CHECK...]", file=sys.stderr)
         return 2
+    global FIXTURE
     BPTRAIN = os.path.abspath(sys.argv[1])
+    only = sys.argv[2:]
+    if only and os.path.basename(only[0]).startswith("export_fixture"):
+        FIXTURE = os.path.abspath(only.pop(0))
     TMP = tempfile.mkdtemp(prefix="bptrain-export-")
-    return run_checks(sys.argv[2:], TMP, lambda fn: fn.__name__[1:3].lstrip("0"))
+    return run_checks(only, TMP, lambda fn: fn.__name__[1:3].lstrip("0"))
 
 
 if __name__ == "__main__":
