@@ -145,6 +145,58 @@ def leftovers(d):
     return sorted(f for f in os.listdir(d) if f.endswith((".onnx", ".safetensors", ".tmp")))
 
 
+def read_safetensors(path):
+    """A reader from the published layout: u64 LE header size, a JSON header
+    (space-padded), then the tensors' little-endian bytes back to back."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    need(len(blob) >= 8, "%s: %d bytes" % (path, len(blob)))
+    n = struct.unpack_from("<Q", blob, 0)[0]
+    need(8 + n <= len(blob), "header size %d past the file's %d bytes" % (n, len(blob)))
+    need(n % 8 == 0, "header size %d is not a multiple of 8" % n)
+    text = blob[8:8 + n].decode("utf-8")
+    need(text.startswith("{") and text.rstrip(" ").endswith("}"), "header %r...%r" % (text[:40], text[-40:]))
+    header = json.loads(text)
+    meta = header.pop("__metadata__", None)
+    need(isinstance(meta, dict) and all(isinstance(v, str) for v in meta.values()), "__metadata__ %r" % meta)
+    data = blob[8 + n:]
+    tensors, at = {}, 0
+    for name, h in sorted(header.items(), key=lambda kv: kv[1]["data_offsets"][0]):
+        need(set(h) == {"dtype", "shape", "data_offsets"} and h["dtype"] == "F32", "%s: %r" % (name, h))
+        b, e = h["data_offsets"]
+        need(b == at and e - b == 4 * int(np.prod(h["shape"], dtype=np.int64)), "%s: offsets %r at %d" % (name, h, at))
+        tensors[name] = np.frombuffer(data[b:e], dtype="<f4").reshape(h["shape"])
+        at = e
+    need(at == len(data), "the tensors cover %d of %d data bytes" % (at, len(data)))
+    return list(header), tensors, meta
+
+
+def ckpt_records(path):
+    """The parameter tensors and normalisation statistics stored in a
+    checkpoint (ckpt.h: magic, version, then records u32 tag, u64 length,
+    payload; tag 3 = tensor, tag 2 = normalisation)."""
+    with open(path, "rb") as f:
+        b = f.read()
+    need(b[:8] == b"BPTRAIN\x1a", "%s: not a checkpoint" % path)
+    pos, tensors, norm = 16, {}, {}
+    while pos + 12 <= len(b) - 4:
+        tag, n = struct.unpack_from("<IQ", b, pos)
+        body = b[pos + 12:pos + 12 + n]
+        pos += 12 + n
+        if tag == 3:
+            k = struct.unpack_from("<I", body, 0)[0]
+            name = body[4:4 + k].decode()
+            rank = struct.unpack_from("<I", body, 4 + k)[0]
+            dims = struct.unpack_from("<%dI" % rank, body, 8 + k)
+            tensors[name] = np.frombuffer(body, "<f4", int(np.prod(dims)), 8 + k + 4 * rank).reshape(dims)
+        elif tag == 2:
+            kind, d = struct.unpack_from("<IQ", body, 0)
+            if d:
+                norm["norm.mean"] = np.frombuffer(body, "<f4", d, 12)
+                norm["norm.std"] = np.frombuffer(body, "<f4", d, 12 + 4 * d)
+    return tensors, norm
+
+
 # ---------------------------------------------------------------- the ONNX round trip
 
 def onnx_round_trip(ckpt, x, labels, inputs, loss="cross_entropy", norm=None, last_op=None):
@@ -177,9 +229,25 @@ def onnx_round_trip(ckpt, x, labels, inputs, loss="cross_entropy", norm=None, la
     k = lay[-1]["output"][0]
     odims = [(d.dim_param or d.dim_value) for d in g.output[0].type.tensor_type.shape.dim]
     need(odims == ["N", k], "output dims %r, expected ['N', %d]" % (odims, k))
-    want = expected_tensors(lay) + {"scale": ["norm.divisor"], "standardize": ["norm.mean", "norm.inv_std"]}.get(norm, [])
+    # The initializers are the tensors the safetensors export lists (every
+    # parameter and state tensor of the checkpoint), less its norm.* vectors,
+    # plus the graph's own normalisation constants.
+    st = ckpt[:-len(".ckpt")] + ".safetensors"
+    ok("export", ckpt, "--format", "safetensors")
+    st_names, st_t, _ = read_safetensors(st)
+    want = [n for n in st_names if not n.startswith("norm.")]
+    if all(l["type"] in ("dense", "dropout") for l in lay):
+        need(want == expected_tensors(lay), "safetensors lists %r, expected %r" % (want, expected_tensors(lay)))
+    trained = sum(st_t[n].size for n in want if not n.endswith(("running_mean", "running_var")))
+    need(trained == info(ckpt)["params"], "%d trainable floats exported, info counts %d"
+         % (trained, info(ckpt)["params"]))
+    want += {"scale": ["norm.divisor"], "standardize": ["norm.mean", "norm.inv_std"]}.get(norm, [])
     got = [t.name for t in g.initializer]
     need(sorted(got) == sorted(want), "initializers %r, expected %r" % (got, want))
+    for t in g.initializer:
+        if t.name in st_t:
+            need(onnx.numpy_helper.to_array(t).tobytes() == st_t[t.name].tobytes(),
+                 "%s: the ONNX and safetensors values differ" % t.name)
     for t in g.initializer:
         i = t.name.split(".")
         if i[0] == "layers" and lay[int(i[1])]["type"] == "dense" and i[2] == "W":
@@ -346,58 +414,6 @@ def e05_idx_images_scaled():
     # Div by 255 in float32 is bptrain's x/255 exactly, for every byte.
     div = [onnx.numpy_helper.to_array(t) for t in m.graph.initializer if t.name == "norm.divisor"][0]
     need(div.shape == () and float(div) == 255.0, "norm.divisor %r" % div)
-
-
-def read_safetensors(path):
-    """A reader from the published layout: u64 LE header size, a JSON header
-    (space-padded), then the tensors' little-endian bytes back to back."""
-    with open(path, "rb") as f:
-        blob = f.read()
-    need(len(blob) >= 8, "%s: %d bytes" % (path, len(blob)))
-    n = struct.unpack_from("<Q", blob, 0)[0]
-    need(8 + n <= len(blob), "header size %d past the file's %d bytes" % (n, len(blob)))
-    need(n % 8 == 0, "header size %d is not a multiple of 8" % n)
-    text = blob[8:8 + n].decode("utf-8")
-    need(text.startswith("{") and text.rstrip(" ").endswith("}"), "header %r...%r" % (text[:40], text[-40:]))
-    header = json.loads(text)
-    meta = header.pop("__metadata__", None)
-    need(isinstance(meta, dict) and all(isinstance(v, str) for v in meta.values()), "__metadata__ %r" % meta)
-    data = blob[8 + n:]
-    tensors, at = {}, 0
-    for name, h in sorted(header.items(), key=lambda kv: kv[1]["data_offsets"][0]):
-        need(set(h) == {"dtype", "shape", "data_offsets"} and h["dtype"] == "F32", "%s: %r" % (name, h))
-        b, e = h["data_offsets"]
-        need(b == at and e - b == 4 * int(np.prod(h["shape"], dtype=np.int64)), "%s: offsets %r at %d" % (name, h, at))
-        tensors[name] = np.frombuffer(data[b:e], dtype="<f4").reshape(h["shape"])
-        at = e
-    need(at == len(data), "the tensors cover %d of %d data bytes" % (at, len(data)))
-    return list(header), tensors, meta
-
-
-def ckpt_records(path):
-    """The parameter tensors and normalisation statistics stored in a
-    checkpoint (ckpt.h: magic, version, then records u32 tag, u64 length,
-    payload; tag 3 = tensor, tag 2 = normalisation)."""
-    with open(path, "rb") as f:
-        b = f.read()
-    need(b[:8] == b"BPTRAIN\x1a", "%s: not a checkpoint" % path)
-    pos, tensors, norm = 16, {}, {}
-    while pos + 12 <= len(b) - 4:
-        tag, n = struct.unpack_from("<IQ", b, pos)
-        body = b[pos + 12:pos + 12 + n]
-        pos += 12 + n
-        if tag == 3:
-            k = struct.unpack_from("<I", body, 0)[0]
-            name = body[4:4 + k].decode()
-            rank = struct.unpack_from("<I", body, 4 + k)[0]
-            dims = struct.unpack_from("<%dI" % rank, body, 8 + k)
-            tensors[name] = np.frombuffer(body, "<f4", int(np.prod(dims)), 8 + k + 4 * rank).reshape(dims)
-        elif tag == 2:
-            kind, d = struct.unpack_from("<IQ", body, 0)
-            if d:
-                norm["norm.mean"] = np.frombuffer(body, "<f4", d, 12)
-                norm["norm.std"] = np.frombuffer(body, "<f4", d, 12 + 4 * d)
-    return tensors, norm
 
 
 ACT = {
