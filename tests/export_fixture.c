@@ -69,12 +69,16 @@ static const struct fake_net nets[] = {
 	  "    - {type: avg_pool2d, pool_size: 2}\n"
 	  "    - {type: global_avg_pool2d}\n"
 	  "    - {type: batch_norm, epsilon: 0.01, activation: tanh}\n"
+	  "    - {type: flatten}\n"
+	  "    - {type: batch_norm, epsilon: 0.1, activation: sigmoid}\n"
 	  "    - {type: dense, units: 3, activation: linear}\n",
-	  false, 5,
+	  false, 7,
 	  { { "conv2d", { 6, 5, 5 }, BP_ACT_RELU, 1, { W4(6, 1, 3, 3) } },
 	    { "avg_pool2d", { 6, 2, 2 }, BP_ACT_LINEAR, 0, { { 0 } } },
 	    { "global_avg_pool2d", { 6, 1, 1 }, BP_ACT_LINEAR, 0, { { 0 } } },
 	    { "batch_norm", { 6, 1, 1 }, BP_ACT_TANH, BN(6) },
+	    { "flatten", { 6, 1, 1 }, BP_ACT_LINEAR, 0, { { 0 } } },
+	    { "batch_norm", { 6, 1, 1 }, BP_ACT_SIGMOID, BN(6) },
 	    { "dense", { 3, 1, 1 }, BP_ACT_LINEAR, 2, { { "W", 2, { 6, 3 }, false }, VEC("b", 3, false) } } } },
 	/* Must fail: a kind with no mapping, and softmax over a (C, H, W) output. */
 	{ "    - {type: lstm, units: 4}\n    - {type: dense, units: 3, activation: softmax}\n", false, 2,
