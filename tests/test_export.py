@@ -213,7 +213,7 @@ def onnx_round_trip(ckpt, x, labels, inputs, loss="cross_entropy", norm=None, la
     need(m.ir_version == 7 and [(o.domain, o.version) for o in m.opset_import] == [("", 13)],
          "ir_version %d, opsets %r" % (m.ir_version, [(o.domain, o.version) for o in m.opset_import]))
     meta = {p.key: p.value for p in m.metadata_props}
-    version = ok("--version").stdout.split()[-1]
+    version = ok("--version").stdout.split()[1]   # "bptrain VERSION ..."
     need(meta.get("bptrain_version") == version, "metadata bptrain_version %r, bptrain is %s"
          % (meta.get("bptrain_version"), version))
     need("model:" in meta.get("config", "") and "layers:" in meta["config"], "metadata config %r"
@@ -449,7 +449,7 @@ def e06_safetensors():
             shape = (int(np.prod(l["input"])), int(np.prod(l["output"])))
             need(t["layers.%d.W" % i].shape == shape and t["layers.%d.b" % i].shape == shape[1:],
                  "layer %d: W %r b %r, info says %r" % (i, t["layers.%d.W" % i].shape, t["layers.%d.b" % i].shape, shape))
-    version = ok("--version").stdout.split()[-1]
+    version = ok("--version").stdout.split()[1]   # "bptrain VERSION ..."
     need(meta.get("bptrain_version") == version and meta.get("normalize") == "standardize"
          and meta.get("input_shape") == "[4, 1, 1]" and "layers:" in meta.get("config", ""),
          "__metadata__ %r" % {k: v[:80] for k, v in meta.items()})
