@@ -17,6 +17,7 @@ int cmd_predict(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_gradcheck(int argc, char **argv);
 int cmd_time(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 struct bp_config;
 /* The run and --check of `bptrain train` (cmd/train_run.c); exit statuses. */

@@ -20,6 +20,7 @@ static const struct bp_subcommand subcommands[] = {
 	{ "info",      cmd_info,      "show a checkpoint's layers, shapes and progress" },
 	{ "gradcheck", cmd_gradcheck, "check backprop gradients against finite differences" },
 	{ "time",      cmd_time,      "time training steps per layer: where an epoch goes" },
+	{ "export",    cmd_export,    "write a checkpoint's model as ONNX or safetensors" },
 };
 #define NSUB (sizeof subcommands / sizeof subcommands[0])
 

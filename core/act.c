@@ -8,8 +8,6 @@ const char *const bp_act_names[] = {
 	"linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "softmax", NULL
 };
 
-#define LEAKY_SLOPE 0.01f
-
 static inline float sigmoidf(float z)
 {
 	if (z >= 0)
@@ -55,7 +53,7 @@ BP_HOT void bp_act_forward(enum bp_act act, float *restrict v, const float *rest
 		break;
 	case BP_ACT_LEAKY_RELU:
 		for (size_t i = 0; i < len; i++)
-			v[i] = v[i] > 0 ? v[i] : LEAKY_SLOPE * v[i];
+			v[i] = v[i] > 0 ? v[i] : BP_ACT_LEAKY_SLOPE * v[i];
 		break;
 	case BP_ACT_ELU:
 		for (size_t i = 0; i < len; i++)
@@ -88,7 +86,7 @@ BP_HOT void bp_act_backward(enum bp_act act, float *restrict d, const float *res
 		break;
 	case BP_ACT_LEAKY_RELU:
 		for (size_t i = 0; i < len; i++)
-			d[i] = y[i] > 0 ? d[i] : LEAKY_SLOPE * d[i];
+			d[i] = y[i] > 0 ? d[i] : BP_ACT_LEAKY_SLOPE * d[i];
 		break;
 	case BP_ACT_ELU:   /* for z ≤ 0, y = e^z − 1 so dy/dz = y + 1 */
 		for (size_t i = 0; i < len; i++)

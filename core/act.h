@@ -15,6 +15,9 @@ enum bp_act {
 	BP_ACT_COUNT
 };
 
+/* leaky_relu's slope below zero (the ONNX export's LeakyRelu alpha too). */
+#define BP_ACT_LEAKY_SLOPE 0.01f
+
 /* NULL-terminated YAML spellings, indexed by enum bp_act. */
 extern const char *const bp_act_names[];
 

@@ -5,6 +5,10 @@ set -eu
 cd "$(dirname "$0")/.."
 
 PACKAGES="gcc libc6-dev meson ninja-build pkg-config libyaml-dev zlib1g-dev libopenblas-dev libcmocka-dev dataset-fashion-mnist python3"
+# tests/test_export.py: onnx.checker and NumPy for Debian's python3, Node.js
+# for ONNX Runtime (a machine whose Node.js came from elsewhere keeps it).
+PACKAGES="$PACKAGES python3-onnx python3-numpy"
+command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
 [ $# -gt 0 ] && PACKAGES="$PACKAGES $*"
 
 missing=""
@@ -21,6 +25,15 @@ if [ -n "$missing" ]; then
 	[ "$(id -u)" -ne 0 ] && SUDO=sudo
 	$SUDO apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+fi
+
+# ONNX Runtime for tests/test_export.py: onnxruntime-node as
+# tests/onnx/package-lock.json pins it. --ignore-scripts keeps the CPU library
+# the package ships and skips its install script, which would download more.
+want=$(sed -n 's/^ *"onnxruntime-node": "\(.*\)".*/\1/p' tests/onnx/package.json)
+if ! grep -q "^  \"version\": \"$want\"" tests/onnx/node_modules/onnxruntime-node/package.json 2>/dev/null; then
+	echo "setup: installing onnxruntime-node $want (npm, into tests/onnx)"
+	(cd tests/onnx && npm ci --ignore-scripts --no-audit --no-fund --silent >/dev/null)
 fi
 
 if [ ! -f build/build.ninja ]; then
