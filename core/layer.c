@@ -3,7 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-const struct bp_layer_ops *const bp_layer_kinds[] = { &bp_layer_dense, &bp_layer_dropout, NULL };
+const struct bp_layer_ops *const bp_layer_kinds[] = {
+	&bp_layer_dense, &bp_layer_conv2d, &bp_layer_max_pool2d, &bp_layer_avg_pool2d, &bp_layer_global_avg_pool2d,
+	&bp_layer_flatten, &bp_layer_dropout, NULL,
+};
 
 int bp_layer_find(const struct bp_node *spec, const struct bp_layer_ops **ops, struct bp_err *err)
 {

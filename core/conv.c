@@ -1,0 +1,274 @@
+#include "conv.h"
+
+#include <string.h>
+
+#include "blas.h"
+#include "simd.h"
+
+bool bp_window_init(struct bp_window *g, int c, int h, int w, int kh, int kw, int sh, int sw, bool same)
+{
+	*g = (struct bp_window){ .c = c, .h = h, .w = w, .kh = kh, .kw = kw, .sh = sh, .sw = sw };
+	if (same) {
+		g->oh = (int)(((long)h + sh - 1) / sh);
+		g->ow = (int)(((long)w + sw - 1) / sw);
+		long ph = (long)(g->oh - 1) * sh + kh - h, pw = (long)(g->ow - 1) * sw + kw - w;
+		g->pt = ph > 0 ? (int)(ph / 2) : 0;
+		g->pl = pw > 0 ? (int)(pw / 2) : 0;
+		return true;   /* the padded input always holds a window */
+	}
+	if (kh > h || kw > w)
+		return false;
+	g->oh = (h - kh) / sh + 1;
+	g->ow = (w - kw) / sw + 1;
+	return true;
+}
+
+/* The output columns [*x0, *x1) whose window column j lies inside the
+ * input; the rest read padding. */
+static void inside_cols(const struct bp_window *g, int j, int *x0, int *x1)
+{
+	int lo = g->pl - j, hi = g->w - 1 - j + g->pl;   /* need lo ≤ ox·sw ≤ hi */
+	int a = lo <= 0 ? 0 : (lo + g->sw - 1) / g->sw;
+	int b = hi < 0 ? 0 : hi / g->sw + 1;
+	if (b > g->ow)
+		b = g->ow;
+	if (a > b)
+		a = b;
+	*x0 = a;
+	*x1 = b;
+}
+
+BP_HOT void bp_im2col(float *restrict col, const float *restrict x, const struct bp_window *g, int n)
+{
+	size_t ohw = bp_window_out(g), len = ohw * (size_t)n, hw = (size_t)g->h * g->w;
+	const int ow = g->ow, sw = g->sw;
+	for (int c = 0; c < g->c; c++)
+		for (int i = 0; i < g->kh; i++)
+			for (int j = 0; j < g->kw; j++) {
+				float *dst = col + ((size_t)(c * g->kh + i) * g->kw + j) * len;
+				int x0, x1;
+				inside_cols(g, j, &x0, &x1);
+				int shift = x0 * sw + j - g->pl;   /* input column of output column x0 */
+				for (int s = 0; s < n; s++) {
+					const float *plane = x + ((size_t)s * g->c + c) * hw;
+					for (int oy = 0; oy < g->oh; oy++, dst += ow) {
+						int iy = oy * g->sh + i - g->pt;
+						if (iy < 0 || iy >= g->h) {
+							for (int ox = 0; ox < ow; ox++)
+								dst[ox] = 0.0f;
+							continue;
+						}
+						const float *restrict src = plane + (size_t)iy * g->w + shift;
+						for (int ox = 0; ox < x0; ox++)
+							dst[ox] = 0.0f;
+						if (sw == 1)
+							for (int ox = x0; ox < x1; ox++)
+								dst[ox] = src[ox - x0];
+						else
+							for (int ox = x0; ox < x1; ox++)
+								dst[ox] = src[(size_t)(ox - x0) * sw];
+						for (int ox = x1; ox < ow; ox++)
+							dst[ox] = 0.0f;
+					}
+				}
+			}
+}
+
+BP_HOT void bp_col2im(float *restrict dx, const float *restrict dcol, const struct bp_window *g, int n)
+{
+	size_t ohw = bp_window_out(g), len = ohw * (size_t)n, hw = (size_t)g->h * g->w;
+	const int ow = g->ow, sw = g->sw;
+	for (int c = 0; c < g->c; c++) {
+		for (int s = 0; s < n; s++)
+			memset(dx + ((size_t)s * g->c + c) * hw, 0, hw * sizeof *dx);
+		for (int i = 0; i < g->kh; i++)
+			for (int j = 0; j < g->kw; j++) {
+				const float *src = dcol + ((size_t)(c * g->kh + i) * g->kw + j) * len;
+				int x0, x1;
+				inside_cols(g, j, &x0, &x1);
+				int shift = x0 * sw + j - g->pl;
+				for (int s = 0; s < n; s++) {
+					float *plane = dx + ((size_t)s * g->c + c) * hw;
+					for (int oy = 0; oy < g->oh; oy++, src += ow) {
+						int iy = oy * g->sh + i - g->pt;
+						if (iy < 0 || iy >= g->h)
+							continue;
+						float *restrict d = plane + (size_t)iy * g->w + shift;
+						const float *restrict v = src + x0;
+						if (sw == 1)
+							for (int t = 0; t < x1 - x0; t++)
+								d[t] += v[t];
+						else
+							for (int t = 0; t < x1 - x0; t++)
+								d[(size_t)t * sw] += v[t];
+					}
+				}
+			}
+	}
+}
+
+/* Σ v[0..len), in 16 interleaved partial sums (vectorisable). */
+static float row_sum(const float *restrict v, size_t len)
+{
+	float acc[16] = { 0 };
+	size_t i = 0;
+	for (; i + 16 <= len; i += 16)
+		for (int k = 0; k < 16; k++)
+			acc[k] += v[i + k];
+	float s = 0.0f;
+	for (; i < len; i++)
+		s += v[i];
+	for (int k = 0; k < 16; k++)
+		s += acc[k];
+	return s;
+}
+
+BP_HOT void bp_conv_forward(float *y, float *col, float *ycol, const float *x, const float *w, const float *b,
+                            enum bp_act act, const struct bp_window *g, int f, int n)
+{
+	int k = g->c * g->kh * g->kw;
+	size_t ohw = bp_window_out(g), len = ohw * (size_t)n;
+	bp_im2col(col, x, g, n);
+	bp_sgemm(false, false, f, (int)len, k, 1.0f, w, k, col, (int)len, 0.0f, ycol, (int)len);
+	/* (F, n·OH·OW) → (n, F, OH, OW), adding the bias, then the activation
+	 * on the plane while it is in cache. */
+	for (int s = 0; s < n; s++)
+		for (int o = 0; o < f; o++) {
+			float *restrict dst = y + ((size_t)s * f + o) * ohw;
+			const float *restrict src = ycol + (size_t)o * len + (size_t)s * ohw;
+			float bias = b ? b[o] : 0.0f;
+			for (size_t p = 0; p < ohw; p++)
+				dst[p] = src[p] + bias;
+			if (act != BP_ACT_LINEAR)
+				bp_act_forward(act, dst, NULL, 1, (int)ohw);
+		}
+}
+
+BP_HOT void bp_conv_backward(float *dx, float *dw, float *db, float *col, float *dycol, float *dy,
+                             const float *y, const float *w, enum bp_act act, const struct bp_window *g, int f,
+                             int n)
+{
+	int k = g->c * g->kh * g->kw;
+	size_t ohw = bp_window_out(g), len = ohw * (size_t)n;
+	for (int s = 0; s < n; s++)
+		for (int o = 0; o < f; o++) {
+			size_t at = ((size_t)s * f + o) * ohw;
+			float *restrict src = dy + at;
+			if (act != BP_ACT_LINEAR)
+				bp_act_backward(act, src, y + at, 1, (int)ohw);
+			float *restrict dst = dycol + (size_t)o * len + (size_t)s * ohw;
+			for (size_t p = 0; p < ohw; p++)
+				dst[p] = src[p];
+		}
+	if (db)
+		for (int o = 0; o < f; o++)
+			db[o] = row_sum(dycol + (size_t)o * len, len);
+	bp_sgemm(false, true, f, k, (int)len, 1.0f, dycol, (int)len, col, (int)len, 0.0f, dw, k);
+	if (!dx)
+		return;
+	bp_sgemm(true, false, k, (int)len, f, 1.0f, w, k, dycol, (int)len, 0.0f, col, (int)len);
+	bp_col2im(dx, col, g, n);
+}
+
+/* The in-bounds rows [*a, *b) of output row o's window (and likewise
+ * for columns). */
+static inline void window_span(int o, int stride, int pad, int k, int size, int *a, int *b)
+{
+	int lo = o * stride - pad, hi = lo + k;
+	*a = lo < 0 ? 0 : lo;
+	*b = hi > size ? size : hi;
+}
+
+BP_HOT void bp_maxpool_forward(float *y, int32_t *arg, const float *x, const struct bp_window *g, int n)
+{
+	size_t hw = (size_t)g->h * g->w;
+	for (size_t pl = 0; pl < (size_t)n * g->c; pl++) {
+		const float *plane = x + pl * hw;
+		for (int oy = 0; oy < g->oh; oy++) {
+			int y0, y1;
+			window_span(oy, g->sh, g->pt, g->kh, g->h, &y0, &y1);
+			for (int ox = 0; ox < g->ow; ox++) {
+				int x0, x1;
+				window_span(ox, g->sw, g->pl, g->kw, g->w, &x0, &x1);
+				int best = y0 * g->w + x0;
+				float m = plane[best];
+				for (int iy = y0; iy < y1; iy++)
+					for (int ix = x0; ix < x1; ix++)
+						if (plane[iy * g->w + ix] > m) {
+							m = plane[iy * g->w + ix];
+							best = iy * g->w + ix;
+						}
+				*y++ = m;
+				*arg++ = best;
+			}
+		}
+	}
+}
+
+void bp_maxpool_backward(float *dx, const float *dy, const int32_t *arg, const struct bp_window *g, int n)
+{
+	size_t hw = (size_t)g->h * g->w, ohw = bp_window_out(g);
+	for (size_t pl = 0; pl < (size_t)n * g->c; pl++) {
+		float *plane = dx + pl * hw;
+		memset(plane, 0, hw * sizeof *plane);
+		for (size_t p = 0; p < ohw; p++)
+			plane[*arg++] += *dy++;
+	}
+}
+
+BP_HOT void bp_avgpool_forward(float *y, const float *x, const struct bp_window *g, int n)
+{
+	size_t hw = (size_t)g->h * g->w;
+	for (size_t pl = 0; pl < (size_t)n * g->c; pl++) {
+		const float *plane = x + pl * hw;
+		for (int oy = 0; oy < g->oh; oy++) {
+			int y0, y1;
+			window_span(oy, g->sh, g->pt, g->kh, g->h, &y0, &y1);
+			for (int ox = 0; ox < g->ow; ox++) {
+				int x0, x1;
+				window_span(ox, g->sw, g->pl, g->kw, g->w, &x0, &x1);
+				float s = 0.0f;
+				for (int iy = y0; iy < y1; iy++)
+					for (int ix = x0; ix < x1; ix++)
+						s += plane[iy * g->w + ix];
+				*y++ = s / (float)((y1 - y0) * (x1 - x0));
+			}
+		}
+	}
+}
+
+BP_HOT void bp_avgpool_backward(float *dx, const float *dy, const struct bp_window *g, int n)
+{
+	size_t hw = (size_t)g->h * g->w;
+	for (size_t pl = 0; pl < (size_t)n * g->c; pl++) {
+		float *plane = dx + pl * hw;
+		memset(plane, 0, hw * sizeof *plane);
+		for (int oy = 0; oy < g->oh; oy++) {
+			int y0, y1;
+			window_span(oy, g->sh, g->pt, g->kh, g->h, &y0, &y1);
+			for (int ox = 0; ox < g->ow; ox++) {
+				int x0, x1;
+				window_span(ox, g->sw, g->pl, g->kw, g->w, &x0, &x1);
+				float d = *dy++ / (float)((y1 - y0) * (x1 - x0));
+				for (int iy = y0; iy < y1; iy++)
+					for (int ix = x0; ix < x1; ix++)
+						plane[iy * g->w + ix] += d;
+			}
+		}
+	}
+}
+
+BP_HOT void bp_gap_forward(float *y, const float *x, int n, int c, int hw)
+{
+	for (size_t pl = 0; pl < (size_t)n * c; pl++)
+		y[pl] = row_sum(x + pl * (size_t)hw, (size_t)hw) / (float)hw;
+}
+
+BP_HOT void bp_gap_backward(float *dx, const float *dy, int n, int c, int hw)
+{
+	for (size_t pl = 0; pl < (size_t)n * c; pl++) {
+		float d = dy[pl] / (float)hw, *restrict plane = dx + pl * (size_t)hw;
+		for (int p = 0; p < hw; p++)
+			plane[p] = d;
+	}
+}

@@ -1,0 +1,71 @@
+/* Convolution and pooling kernels over NCHW batches, in forward/backward
+ * pairs. The convolution is im2col over the whole batch into one GEMM per
+ * pass (through bp_sgemm, core/blas.c):
+ *   forward  ycol (F, n·OH·OW) = W (F, K) · col (K, n·OH·OW),  K = C·kh·kw
+ *   backward dW (F, K) = dycol · colᵀ,  dcol (K, n·OH·OW) = Wᵀ · dycol
+ * with col2im scattering dcol back into dx. Nothing here allocates: the
+ * callers hand in their scratch. */
+#ifndef BP_CONV_H
+#define BP_CONV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "act.h"
+
+/* A sliding window over a (C, H, W) input: size, strides, padding. */
+struct bp_window {
+	int c, h, w;         /* input */
+	int kh, kw, sh, sw;  /* window and strides */
+	int pt, pl;          /* padding at the top and left (the rest goes bottom/right) */
+	int oh, ow;          /* output height and width */
+};
+
+/* Fills g for input (c, h, w): padding valid (same = false: no padding,
+ * OH = ⌊(H − kh)/sh⌋ + 1) or same (OH = ⌈H/sh⌉, padded by
+ * max((OH − 1)·sh + kh − H, 0) of which the extra pixel goes at the
+ * bottom, as TF/Keras). False when the window is larger than the (padded)
+ * input. */
+bool bp_window_init(struct bp_window *g, int c, int h, int w, int kh, int kw, int sh, int sw, bool same);
+static inline size_t bp_window_out(const struct bp_window *g) { return (size_t)g->oh * g->ow; }
+
+/* col (C·kh·kw, n·OH·OW) from x (n, C, H, W); row (c·kh + i)·kw + j,
+ * column s·OH·OW + oy·OW + ox holds x[s][c][oy·sh + i − pt][ox·sw + j − pl]
+ * (0 outside). */
+void bp_im2col(float *col, const float *x, const struct bp_window *g, int n);
+/* dx (n, C, H, W) overwritten with the sum of the dcol (C·kh·kw, n·OH·OW)
+ * entries that im2col copied from each pixel. */
+void bp_col2im(float *dx, const float *dcol, const struct bp_window *g, int n);
+
+/* y (n, F, OH, OW) = act(W (F, C·kh·kw) ⊛ x (n, C, H, W) + b (F)), b may
+ * be NULL. Scratch: col (C·kh·kw · n·OH·OW floats), left holding im2col of
+ * x for the backward pass, and ycol (F · n·OH·OW floats). */
+void bp_conv_forward(float *y, float *col, float *ycol, const float *x, const float *w, const float *b,
+                     enum bp_act act, const struct bp_window *g, int f, int n);
+/* dw (F, C·kh·kw) and db (F, may be NULL) overwritten; dx (n, C, H, W)
+ * overwritten, skipped when NULL. dy (n, F, OH, OW) is dL/dy and y the
+ * forward's output: act's derivative is applied here (dy is clobbered).
+ * col must hold im2col of x (as the forward left it) and is clobbered;
+ * dycol is scratch of F · n·OH·OW floats. */
+void bp_conv_backward(float *dx, float *dw, float *db, float *col, float *dycol, float *dy, const float *y,
+                      const float *w, enum bp_act act, const struct bp_window *g, int f, int n);
+
+/* y (n, C, OH, OW) = the max of each window of x (n, C, H, W), padding
+ * ignored; arg (n, C, OH, OW) = the arg-max's index in its (H, W) plane,
+ * the first in row-major order on ties. */
+void bp_maxpool_forward(float *y, int32_t *arg, const float *x, const struct bp_window *g, int n);
+/* dx (n, C, H, W) overwritten: each dy goes to its window's arg-max. */
+void bp_maxpool_backward(float *dx, const float *dy, const int32_t *arg, const struct bp_window *g, int n);
+
+/* y (n, C, OH, OW) = the mean of each window's in-bounds pixels. */
+void bp_avgpool_forward(float *y, const float *x, const struct bp_window *g, int n);
+/* dx (n, C, H, W) overwritten. */
+void bp_avgpool_backward(float *dx, const float *dy, const struct bp_window *g, int n);
+
+/* y (n, C) = the mean over each (H·W = hw) plane of x (n, C, hw). */
+void bp_gap_forward(float *y, const float *x, int n, int c, int hw);
+/* dx (n, C, hw) overwritten with dy / hw. */
+void bp_gap_backward(float *dx, const float *dy, int n, int c, int hw);
+
+#endif
