@@ -38,8 +38,51 @@ static void inside_cols(const struct bp_window *g, int j, int *x0, int *x1)
 	*x1 = b;
 }
 
+/* im2col for stride 1 with the output as wide as the input ('same'
+ * padding): each row of col is, per sample, the input plane shifted by
+ * one offset, so one long copy per sample, then the padded cells zeroed. */
+static void im2col_shifted(float *restrict col, const float *restrict x, const struct bp_window *g, int n)
+{
+	const int w = g->w;
+	size_t ohw = bp_window_out(g), len = ohw * (size_t)n, hw = (size_t)g->h * w;
+	for (int c = 0; c < g->c; c++)
+		for (int i = 0; i < g->kh; i++)
+			for (int j = 0; j < g->kw; j++) {
+				float *row = col + ((size_t)(c * g->kh + i) * g->kw + j) * len;
+				int x0, x1;
+				inside_cols(g, j, &x0, &x1);
+				int y0 = g->pt - i > 0 ? g->pt - i : 0, y1 = g->h + g->pt - i < g->oh ? g->h + g->pt - i : g->oh;
+				long shift = (long)(i - g->pt) * w + (j - g->pl);   /* input index − output index */
+				long a = (long)y0 * w, b = (long)(y1 > y0 ? y1 : y0) * w;
+				if (a < -shift)
+					a = -shift;
+				if (b > (long)hw - shift)
+					b = (long)hw - shift;
+				if (b < a)
+					b = a;
+				for (int s = 0; s < n; s++) {
+					float *dst = row + (size_t)s * ohw;
+					const float *plane = x + ((size_t)s * g->c + c) * hw;
+					memset(dst, 0, (size_t)a * sizeof *dst);
+					memcpy(dst + a, plane + a + shift, (size_t)(b - a) * sizeof *dst);
+					memset(dst + b, 0, (ohw - (size_t)b) * sizeof *dst);
+					for (int oy = y0; oy < y1; oy++) {
+						float *r = dst + (size_t)oy * w;
+						for (int ox = 0; ox < x0; ox++)
+							r[ox] = 0.0f;
+						for (int ox = x1; ox < w; ox++)
+							r[ox] = 0.0f;
+					}
+				}
+			}
+}
+
 BP_HOT void bp_im2col(float *restrict col, const float *restrict x, const struct bp_window *g, int n)
 {
+	if (g->sh == 1 && g->sw == 1 && g->ow == g->w) {
+		im2col_shifted(col, x, g, n);
+		return;
+	}
 	size_t ohw = bp_window_out(g), len = ohw * (size_t)n, hw = (size_t)g->h * g->w;
 	const int ow = g->ow, sw = g->sw;
 	for (int c = 0; c < g->c; c++)
@@ -74,8 +117,51 @@ BP_HOT void bp_im2col(float *restrict col, const float *restrict x, const struct
 			}
 }
 
-BP_HOT void bp_col2im(float *restrict dx, const float *restrict dcol, const struct bp_window *g, int n)
+/* col2im for the layout im2col_shifted reads: the padded cells of dcol
+ * are zeroed (dcol is the caller's scratch), then each sample's row adds
+ * onto the plane in one long run. */
+static void col2im_shifted(float *restrict dx, float *restrict dcol, const struct bp_window *g, int n)
 {
+	const int w = g->w;
+	size_t ohw = bp_window_out(g), len = ohw * (size_t)n, hw = (size_t)g->h * w;
+	for (int c = 0; c < g->c; c++) {
+		for (int s = 0; s < n; s++)
+			memset(dx + ((size_t)s * g->c + c) * hw, 0, hw * sizeof *dx);
+		for (int i = 0; i < g->kh; i++)
+			for (int j = 0; j < g->kw; j++) {
+				float *row = dcol + ((size_t)(c * g->kh + i) * g->kw + j) * len;
+				int x0, x1;
+				inside_cols(g, j, &x0, &x1);
+				int y0 = g->pt - i > 0 ? g->pt - i : 0, y1 = g->h + g->pt - i < g->oh ? g->h + g->pt - i : g->oh;
+				long shift = (long)(i - g->pt) * w + (j - g->pl);
+				long a = (long)y0 * w, b = (long)(y1 > y0 ? y1 : y0) * w;
+				if (a < -shift)
+					a = -shift;
+				if (b > (long)hw - shift)
+					b = (long)hw - shift;
+				for (int s = 0; s < n; s++) {
+					float *restrict v = row + (size_t)s * ohw;
+					for (int oy = y0; oy < y1; oy++) {
+						float *r = v + (size_t)oy * w;
+						for (int ox = 0; ox < x0; ox++)
+							r[ox] = 0.0f;
+						for (int ox = x1; ox < w; ox++)
+							r[ox] = 0.0f;
+					}
+					float *restrict d = dx + ((size_t)s * g->c + c) * hw + shift;
+					for (long t = a; t < b; t++)
+						d[t] += v[t];
+				}
+			}
+	}
+}
+
+BP_HOT void bp_col2im(float *restrict dx, float *restrict dcol, const struct bp_window *g, int n)
+{
+	if (g->sh == 1 && g->sw == 1 && g->ow == g->w) {
+		col2im_shifted(dx, dcol, g, n);
+		return;
+	}
 	size_t ohw = bp_window_out(g), len = ohw * (size_t)n, hw = (size_t)g->h * g->w;
 	const int ow = g->ow, sw = g->sw;
 	for (int c = 0; c < g->c; c++) {
@@ -123,15 +209,41 @@ static float row_sum(const float *restrict v, size_t len)
 	return s;
 }
 
-BP_HOT void bp_conv_forward(float *y, float *col, float *ycol, const float *x, const float *w, const float *b,
-                            enum bp_act act, const struct bp_window *g, int f, int n)
+size_t bp_conv_work(const struct bp_window *g, int f, int n)
+{
+	size_t ohw = bp_window_out(g), len = ohw * (size_t)n, k = (size_t)g->c * g->kh * g->kw;
+	return k * len + (ohw >= BP_CONV_PER_SAMPLE ? 0 : (size_t)f * len);
+}
+
+/* plane (OH·OW) = act(plane + bias), while it is in cache. */
+static void bias_act(float *restrict plane, size_t ohw, float bias, enum bp_act act)
+{
+	if (bias != 0.0f)
+		for (size_t p = 0; p < ohw; p++)
+			plane[p] += bias;
+	if (act != BP_ACT_LINEAR)
+		bp_act_forward(act, plane, NULL, 1, (int)ohw);
+}
+
+BP_HOT void bp_conv_forward(float *y, float *work, const float *x, const float *w, const float *b, enum bp_act act,
+                            const struct bp_window *g, int f, int n)
 {
 	int k = g->c * g->kh * g->kw;
 	size_t ohw = bp_window_out(g), len = ohw * (size_t)n;
+	float *col = work, *ycol = work + (size_t)k * len;
 	bp_im2col(col, x, g, n);
+	if (ohw >= BP_CONV_PER_SAMPLE) {
+		for (int s = 0; s < n; s++) {
+			float *ys = y + (size_t)s * f * ohw;
+			bp_sgemm(false, false, f, (int)ohw, k, 1.0f, w, k, col + (size_t)s * ohw, (int)len, 0.0f, ys,
+			         (int)ohw);
+			for (int o = 0; o < f; o++)
+				bias_act(ys + (size_t)o * ohw, ohw, b ? b[o] : 0.0f, act);
+		}
+		return;
+	}
 	bp_sgemm(false, false, f, (int)len, k, 1.0f, w, k, col, (int)len, 0.0f, ycol, (int)len);
-	/* (F, n·OH·OW) → (n, F, OH, OW), adding the bias, then the activation
-	 * on the plane while it is in cache. */
+	/* (F, n·OH·OW) → (n, F, OH, OW), adding the bias, then the activation. */
 	for (int s = 0; s < n; s++)
 		for (int o = 0; o < f; o++) {
 			float *restrict dst = y + ((size_t)s * f + o) * ohw;
@@ -139,30 +251,45 @@ BP_HOT void bp_conv_forward(float *y, float *col, float *ycol, const float *x, c
 			float bias = b ? b[o] : 0.0f;
 			for (size_t p = 0; p < ohw; p++)
 				dst[p] = src[p] + bias;
-			if (act != BP_ACT_LINEAR)
-				bp_act_forward(act, dst, NULL, 1, (int)ohw);
+			bias_act(dst, ohw, 0.0f, act);
 		}
 }
 
-BP_HOT void bp_conv_backward(float *dx, float *dw, float *db, float *col, float *dycol, float *dy,
-                             const float *y, const float *w, enum bp_act act, const struct bp_window *g, int f,
-                             int n)
+BP_HOT void bp_conv_backward(float *dx, float *dw, float *db, float *work, float *dy, const float *y, const float *w,
+                             enum bp_act act, const struct bp_window *g, int f, int n)
 {
 	int k = g->c * g->kh * g->kw;
 	size_t ohw = bp_window_out(g), len = ohw * (size_t)n;
+	float *col = work, *dycol = work + (size_t)k * len;
+	for (size_t pl = 0; act != BP_ACT_LINEAR && pl < (size_t)n * f; pl++)
+		bp_act_backward(act, dy + pl * ohw, y + pl * ohw, 1, (int)ohw);
+	if (db)
+		for (int o = 0; o < f; o++) {
+			db[o] = 0.0f;
+			for (int s = 0; s < n; s++)
+				db[o] += row_sum(dy + ((size_t)s * f + o) * ohw, ohw);
+		}
+	if (ohw >= BP_CONV_PER_SAMPLE) {
+		if (n == 0)
+			memset(dw, 0, (size_t)f * k * sizeof *dw);
+		for (int s = 0; s < n; s++)
+			bp_sgemm(false, true, f, k, (int)ohw, 1.0f, dy + (size_t)s * f * ohw, (int)ohw, col + (size_t)s * ohw,
+			         (int)len, s ? 1.0f : 0.0f, dw, k);
+		if (!dx)
+			return;
+		for (int s = 0; s < n; s++)
+			bp_sgemm(true, false, k, (int)ohw, f, 1.0f, w, k, dy + (size_t)s * f * ohw, (int)ohw, 0.0f,
+			         col + (size_t)s * ohw, (int)len);
+		bp_col2im(dx, col, g, n);
+		return;
+	}
 	for (int s = 0; s < n; s++)
 		for (int o = 0; o < f; o++) {
-			size_t at = ((size_t)s * f + o) * ohw;
-			float *restrict src = dy + at;
-			if (act != BP_ACT_LINEAR)
-				bp_act_backward(act, src, y + at, 1, (int)ohw);
+			const float *restrict src = dy + ((size_t)s * f + o) * ohw;
 			float *restrict dst = dycol + (size_t)o * len + (size_t)s * ohw;
 			for (size_t p = 0; p < ohw; p++)
 				dst[p] = src[p];
 		}
-	if (db)
-		for (int o = 0; o < f; o++)
-			db[o] = row_sum(dycol + (size_t)o * len, len);
 	bp_sgemm(false, true, f, k, (int)len, 1.0f, dycol, (int)len, col, (int)len, 0.0f, dw, k);
 	if (!dx)
 		return;
@@ -179,8 +306,43 @@ static inline void window_span(int o, int stride, int pad, int k, int size, int 
 	*b = hi > size ? size : hi;
 }
 
+/* The usual 2×2 window, stride 2, no padding: two input rows at a time,
+ * branch-free so that it vectorises. */
+static void maxpool_2x2(float *restrict y, int32_t *restrict arg, const float *restrict x,
+                        const struct bp_window *g, int n)
+{
+	const int w = g->w, ow = g->ow;
+	size_t hw = (size_t)g->h * w;
+	for (size_t pl = 0; pl < (size_t)n * g->c; pl++) {
+		const float *plane = x + pl * hw;
+		for (int oy = 0; oy < g->oh; oy++, y += ow, arg += ow) {
+			const float *restrict r0 = plane + (size_t)(2 * oy) * w, *restrict r1 = r0 + w;
+			int base = 2 * oy * w;
+			for (int ox = 0; ox < ow; ox++) {
+				float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
+				int ia = base + 2 * ox;
+				float m = a;
+				int at = ia;
+				at = b > m ? ia + 1 : at;
+				m = b > m ? b : m;
+				at = c > m ? ia + w : at;
+				m = c > m ? c : m;
+				at = d > m ? ia + w + 1 : at;
+				m = d > m ? d : m;
+				y[ox] = m;
+				arg[ox] = at;
+			}
+		}
+	}
+}
+
 BP_HOT void bp_maxpool_forward(float *y, int32_t *arg, const float *x, const struct bp_window *g, int n)
 {
+	if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->pt == 0 && g->pl == 0
+	    && 2 * g->oh <= g->h && 2 * g->ow <= g->w) {
+		maxpool_2x2(y, arg, x, g, n);
+		return;
+	}
 	size_t hw = (size_t)g->h * g->w;
 	for (size_t pl = 0; pl < (size_t)n * g->c; pl++) {
 		const float *plane = x + pl * hw;

@@ -35,21 +35,31 @@ static inline size_t bp_window_out(const struct bp_window *g) { return (size_t)g
  * (0 outside). */
 void bp_im2col(float *col, const float *x, const struct bp_window *g, int n);
 /* dx (n, C, H, W) overwritten with the sum of the dcol (C·kh·kw, n·OH·OW)
- * entries that im2col copied from each pixel. */
-void bp_col2im(float *dx, const float *dcol, const struct bp_window *g, int n);
+ * entries that im2col copied from each pixel; dcol is clobbered (its
+ * cells that im2col fills with padding may be zeroed). */
+void bp_col2im(float *dx, float *dcol, const struct bp_window *g, int n);
+
+/* Output pixels per sample from which the GEMMs run per sample, reading
+ * and writing NCHW in place (no transposing pass); below it one GEMM
+ * covers the whole batch through a (F, n·OH·OW) buffer. */
+#define BP_CONV_PER_SAMPLE 512
+
+/* Floats of scratch bp_conv_forward and bp_conv_backward need for n
+ * samples and f filters: the im2col matrix, and below
+ * BP_CONV_PER_SAMPLE the GEMM's (F, n·OH·OW) output. */
+size_t bp_conv_work(const struct bp_window *g, int f, int n);
 
 /* y (n, F, OH, OW) = act(W (F, C·kh·kw) ⊛ x (n, C, H, W) + b (F)), b may
- * be NULL. Scratch: col (C·kh·kw · n·OH·OW floats), left holding im2col of
- * x for the backward pass, and ycol (F · n·OH·OW floats). */
-void bp_conv_forward(float *y, float *col, float *ycol, const float *x, const float *w, const float *b,
-                     enum bp_act act, const struct bp_window *g, int f, int n);
+ * be NULL. work (bp_conv_work floats) is left holding im2col of x, which
+ * bp_conv_backward reads. */
+void bp_conv_forward(float *y, float *work, const float *x, const float *w, const float *b, enum bp_act act,
+                     const struct bp_window *g, int f, int n);
 /* dw (F, C·kh·kw) and db (F, may be NULL) overwritten; dx (n, C, H, W)
  * overwritten, skipped when NULL. dy (n, F, OH, OW) is dL/dy and y the
  * forward's output: act's derivative is applied here (dy is clobbered).
- * col must hold im2col of x (as the forward left it) and is clobbered;
- * dycol is scratch of F · n·OH·OW floats. */
-void bp_conv_backward(float *dx, float *dw, float *db, float *col, float *dycol, float *dy, const float *y,
-                      const float *w, enum bp_act act, const struct bp_window *g, int f, int n);
+ * work must be as the forward left it, and is clobbered. */
+void bp_conv_backward(float *dx, float *dw, float *db, float *work, float *dy, const float *y, const float *w,
+                      enum bp_act act, const struct bp_window *g, int f, int n);
 
 /* y (n, C, OH, OW) = the max of each window of x (n, C, H, W), padding
  * ignored; arg (n, C, OH, OW) = the arg-max's index in its (H, W) plane,

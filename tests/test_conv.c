@@ -68,7 +68,8 @@ static const struct geom_case cases[] = {
 	{ 7, 5, 3, 3, 2, 2, true },  { 5, 7, 2, 3, 2, 1, true }, { 5, 7, 3, 2, 1, 2, false },
 	{ 6, 6, 3, 3, 2, 2, true },  { 6, 6, 1, 1, 1, 1, false }, { 9, 7, 5, 5, 3, 2, true },
 	{ 4, 4, 4, 4, 1, 1, false }, { 5, 5, 2, 2, 2, 2, false }, { 5, 5, 2, 2, 2, 2, true },
-	{ 7, 5, 4, 4, 1, 1, true },
+	{ 7, 5, 4, 4, 1, 1, true },  { 5, 7, 3, 1, 1, 1, false }, { 5, 7, 1, 3, 1, 1, true },
+	{ 24, 23, 3, 3, 1, 1, true }, { 27, 25, 3, 3, 1, 1, false },   /* ≥ BP_CONV_PER_SAMPLE pixels */
 };
 
 static void make_window(struct bp_window *g, const struct geom_case *k)
@@ -111,10 +112,10 @@ static void conv_case(const struct geom_case *k, enum bp_act act, struct bp_rng 
 	int kk = C * k->kh * k->kw;
 	size_t ohw = bp_window_out(&g), xs = (size_t)N * C * k->h * k->w, ys = (size_t)N * F * ohw;
 	float *x = randoms(xs, r), *w = randoms((size_t)F * kk, r), *b = randoms(F, r);
-	float *col = malloc((size_t)kk * N * ohw * sizeof *col), *ycol = malloc((size_t)F * N * ohw * sizeof *ycol);
+	float *work = malloc(bp_conv_work(&g, F, N) * sizeof *work);
 	float *y = malloc(ys * sizeof *y), *want = malloc(ys * sizeof *want);
-	assert_true(col && ycol && y && want);
-	bp_conv_forward(y, col, ycol, x, w, b, act, &g, F, N);
+	assert_true(work && y && want);
+	bp_conv_forward(y, work, x, w, b, act, &g, F, N);
 
 	/* The direct sum, then the activation. */
 	for (int s = 0; s < N; s++)
@@ -155,7 +156,7 @@ static void conv_case(const struct geom_case *k, enum bp_act act, struct bp_rng 
 									rdx[(((size_t)s * C + c) * k->h + iy) * k->w + ix] += d * w[wi];
 							}
 				}
-	bp_conv_backward(dx, dw, db, col, ycol, dy, y, w, act, &g, F, N);
+	bp_conv_backward(dx, dw, db, work, dy, y, w, act, &g, F, N);
 	for (size_t i = 0; i < xs; i++)
 		assert_true(fabs(dx[i] - rdx[i]) < 1e-4);
 	for (size_t i = 0; i < (size_t)F * kk; i++)
@@ -166,12 +167,12 @@ static void conv_case(const struct geom_case *k, enum bp_act act, struct bp_rng 
 	/* dx NULL (a first layer) still gives the same weight gradient. */
 	float *dw2 = malloc((size_t)F * kk * sizeof *dw2);
 	assert_non_null(dw2);
-	bp_conv_forward(y, col, ycol, x, w, b, act, &g, F, N);
+	bp_conv_forward(y, work, x, w, b, act, &g, F, N);
 	memcpy(dy, dz, ys * sizeof *dy);
-	bp_conv_backward(NULL, dw2, NULL, col, ycol, dy, y, w, BP_ACT_LINEAR, &g, F, N);
+	bp_conv_backward(NULL, dw2, NULL, work, dy, y, w, BP_ACT_LINEAR, &g, F, N);
 	assert_true(max_diff(dw, dw2, (size_t)F * kk) == 0.0);
 
-	free(x); free(w); free(b); free(col); free(ycol); free(y); free(want);
+	free(x); free(w); free(b); free(work); free(y); free(want);
 	free(dy); free(dz); free(dx); free(dw); free(db); free(rdx); free(rdw); free(dw2);
 }
 
@@ -298,8 +299,16 @@ static void test_empty_batch(void **state)
 	}
 	for (int f = 0; f < F; f++)
 		db[f] = NAN;
-	bp_conv_forward(&one, &one, &one, &one, w, b, BP_ACT_RELU, &g, F, 0);
-	bp_conv_backward(&one, dw, db, &one, &one, &one, &one, w, BP_ACT_RELU, &g, F, 0);
+	bp_conv_forward(&one, &one, &one, w, b, BP_ACT_RELU, &g, F, 0);
+	bp_conv_backward(&one, dw, db, &one, &one, &one, w, BP_ACT_RELU, &g, F, 0);
+	struct bp_window big;   /* the per-sample path */
+	assert_true(bp_window_init(&big, C, 28, 28, 3, 3, 1, 1, true) && bp_window_out(&big) >= BP_CONV_PER_SAMPLE);
+	for (int i = 0; i < F * C * 9; i++)
+		dw[i] = NAN;
+	bp_conv_forward(&one, &one, &one, w, b, BP_ACT_RELU, &big, F, 0);
+	bp_conv_backward(&one, dw, NULL, &one, &one, &one, w, BP_ACT_RELU, &big, F, 0);
+	for (int i = 0; i < F * C * 9; i++)
+		assert_true(dw[i] == 0.0f);
 	for (int i = 0; i < F * C * 9; i++)
 		assert_true(dw[i] == 0.0f);
 	for (int f = 0; f < F; f++)

@@ -90,11 +90,10 @@ static void conv2d_init(struct bp_layer *l, enum bp_init init, struct bp_rng *rn
 		b[j] = init == BP_INIT_UNIFORM ? (float)(bound * (2.0 * bp_rng_uniform(rng) - 1.0)) : 0.0f;
 }
 
-/* col (C·kh·kw × n·OH·OW), then the GEMM's output (filters × n·OH·OW). */
 static size_t conv2d_work(const struct bp_layer *l, int n)
 {
 	const struct conv2d *d = l->priv;
-	return (conv2d_fan_in(l) + (size_t)d->filters) * bp_window_out(&d->g) * (size_t)n;
+	return bp_conv_work(&d->g, d->filters, n);
 }
 
 static double conv2d_flops(const struct bp_layer *l, int n)
@@ -108,8 +107,7 @@ static void conv2d_forward(struct bp_layer *l, const float *x, float *y, int n, 
 	(void)rng;
 	const struct conv2d *d = l->priv;
 	size_t nw = (size_t)d->filters * conv2d_fan_in(l);
-	float *col = l->work, *ycol = col + conv2d_fan_in(l) * bp_window_out(&d->g) * (size_t)n;
-	bp_conv_forward(y, col, ycol, x, l->param, d->use_bias ? l->param + nw : NULL,
+	bp_conv_forward(y, l->work, x, l->param, d->use_bias ? l->param + nw : NULL,
 	                l->act_fused ? BP_ACT_LINEAR : l->act, &d->g, d->filters, n);
 }
 
@@ -118,8 +116,7 @@ static void conv2d_backward(struct bp_layer *l, const float *x, const float *y, 
 	(void)x;   /* its im2col is still in the scratch */
 	const struct conv2d *d = l->priv;
 	size_t nw = (size_t)d->filters * conv2d_fan_in(l);
-	float *col = l->work, *dycol = col + conv2d_fan_in(l) * bp_window_out(&d->g) * (size_t)n;
-	bp_conv_backward(dx, l->grad, d->use_bias ? l->grad + nw : NULL, col, dycol, dy, y, l->param,
+	bp_conv_backward(dx, l->grad, d->use_bias ? l->grad + nw : NULL, l->work, dy, y, l->param,
 	                 l->act_fused ? BP_ACT_LINEAR : l->act, &d->g, d->filters, n);
 }
 
