@@ -40,12 +40,12 @@ int bp_layer_spec_resolve(struct bp_node *spec, struct bp_shape in, struct bp_sh
 	if (ops->priv_size && !(l.priv = calloc(1, ops->priv_size)))
 		return bp_fail_oom(err, "a layer", ops->priv_size);
 	int rc = bp_layer_configure(&l, spec, err);
-	free(l.priv);
 	if (rc == 0) {
 		*out = l.out;
 		if (nparam)
-			*nparam = l.ops->nparam(&l);
+			*nparam = l.ops->nparam(&l);   /* may read priv */
 	}
+	free(l.priv);
 	return rc;
 }
 
