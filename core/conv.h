@@ -39,27 +39,31 @@ void bp_im2col(float *col, const float *x, const struct bp_window *g, int n);
  * cells that im2col fills with padding may be zeroed). */
 void bp_col2im(float *dx, float *dcol, const struct bp_window *g, int n);
 
-/* Output pixels per sample from which the GEMMs run per sample, reading
- * and writing NCHW in place (no transposing pass); below it one GEMM
- * covers the whole batch through a (F, n·OH·OW) buffer. */
+/* The batch goes through the GEMMs in blocks of samples whose im2col
+ * matrix holds at most BP_CONV_BLOCK floats (512 KB: it stays in L2 while
+ * it is written and read); a block of one sample may exceed it. */
+#define BP_CONV_BLOCK (1 << 17)
+/* Output pixels per sample from which a block's GEMMs run per sample,
+ * reading and writing NCHW in place (no transposing pass); below it one
+ * GEMM covers the block through an (F, m·OH·OW) buffer. */
 #define BP_CONV_PER_SAMPLE 512
 
 /* Floats of scratch bp_conv_forward and bp_conv_backward need for n
- * samples and f filters: the im2col matrix, and below
- * BP_CONV_PER_SAMPLE the GEMM's (F, n·OH·OW) output. */
+ * samples and f filters: a block's im2col matrix and, below
+ * BP_CONV_PER_SAMPLE, its GEMM output. */
 size_t bp_conv_work(const struct bp_window *g, int f, int n);
 
 /* y (n, F, OH, OW) = act(W (F, C·kh·kw) ⊛ x (n, C, H, W) + b (F)), b may
- * be NULL. work (bp_conv_work floats) is left holding im2col of x, which
- * bp_conv_backward reads. */
+ * be NULL. work (bp_conv_work floats) is left holding the last block's
+ * im2col, which bp_conv_backward reuses. */
 void bp_conv_forward(float *y, float *work, const float *x, const float *w, const float *b, enum bp_act act,
                      const struct bp_window *g, int f, int n);
 /* dw (F, C·kh·kw) and db (F, may be NULL) overwritten; dx (n, C, H, W)
- * overwritten, skipped when NULL. dy (n, F, OH, OW) is dL/dy and y the
- * forward's output: act's derivative is applied here (dy is clobbered).
- * work must be as the forward left it, and is clobbered. */
-void bp_conv_backward(float *dx, float *dw, float *db, float *work, float *dy, const float *y, const float *w,
-                      enum bp_act act, const struct bp_window *g, int f, int n);
+ * overwritten, skipped when NULL. dy (n, F, OH, OW) is dL/dy, x the
+ * forward's input and y its output: act's derivative is applied here (dy
+ * is clobbered). work must be as the forward left it, and is clobbered. */
+void bp_conv_backward(float *dx, float *dw, float *db, float *work, float *dy, const float *x, const float *y,
+                      const float *w, enum bp_act act, const struct bp_window *g, int f, int n);
 
 /* y (n, C, OH, OW) = the max of each window of x (n, C, H, W), padding
  * ignored; arg (n, C, OH, OW) = the arg-max's index in its (H, W) plane,

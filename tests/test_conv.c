@@ -61,20 +61,26 @@ static double pixel(const float *x, const struct bp_window *g, int s, int c, int
 struct geom_case {
 	int h, w, kh, kw, sh, sw;
 	bool same;
+	int c;   /* channels; 0 = C */
 };
 
 static const struct geom_case cases[] = {
-	{ 7, 5, 3, 3, 1, 1, false }, { 7, 5, 3, 3, 1, 1, true }, { 7, 5, 3, 3, 2, 2, false },
-	{ 7, 5, 3, 3, 2, 2, true },  { 5, 7, 2, 3, 2, 1, true }, { 5, 7, 3, 2, 1, 2, false },
-	{ 6, 6, 3, 3, 2, 2, true },  { 6, 6, 1, 1, 1, 1, false }, { 9, 7, 5, 5, 3, 2, true },
-	{ 4, 4, 4, 4, 1, 1, false }, { 5, 5, 2, 2, 2, 2, false }, { 5, 5, 2, 2, 2, 2, true },
-	{ 7, 5, 4, 4, 1, 1, true },  { 5, 7, 3, 1, 1, 1, false }, { 5, 7, 1, 3, 1, 1, true },
-	{ 24, 23, 3, 3, 1, 1, true }, { 27, 25, 3, 3, 1, 1, false },   /* ≥ BP_CONV_PER_SAMPLE pixels */
+	{ 7, 5, 3, 3, 1, 1, false, 0 }, { 7, 5, 3, 3, 1, 1, true, 0 }, { 7, 5, 3, 3, 2, 2, false, 0 },
+	{ 7, 5, 3, 3, 2, 2, true, 0 },  { 5, 7, 2, 3, 2, 1, true, 0 }, { 5, 7, 3, 2, 1, 2, false, 0 },
+	{ 6, 6, 3, 3, 2, 2, true, 0 },  { 6, 6, 1, 1, 1, 1, false, 0 }, { 9, 7, 5, 5, 3, 2, true, 0 },
+	{ 4, 4, 4, 4, 1, 1, false, 0 }, { 5, 5, 2, 2, 2, 2, false, 0 }, { 5, 5, 2, 2, 2, 2, true, 0 },
+	{ 7, 5, 4, 4, 1, 1, true, 0 },  { 5, 7, 3, 1, 1, 1, false, 0 }, { 5, 7, 1, 3, 1, 1, true, 0 },
+	{ 24, 23, 3, 3, 1, 1, true, 0 }, { 27, 25, 3, 3, 1, 1, false, 0 },   /* ≥ BP_CONV_PER_SAMPLE pixels */
+	/* im2col matrices of more than BP_CONV_BLOCK / 2 floats a sample:
+	 * one sample per block, both GEMM layouts */
+	{ 16, 16, 3, 3, 1, 1, true, 64 }, { 24, 24, 3, 3, 1, 1, true, 32 }, { 17, 15, 3, 3, 2, 2, true, 160 },
 };
+
+static int channels(const struct geom_case *k) { return k->c ? k->c : C; }
 
 static void make_window(struct bp_window *g, const struct geom_case *k)
 {
-	assert_true(bp_window_init(g, C, k->h, k->w, k->kh, k->kw, k->sh, k->sw, k->same));
+	assert_true(bp_window_init(g, channels(k), k->h, k->w, k->kh, k->kw, k->sh, k->sw, k->same));
 	int oh, ow, pt, pl;
 	tf_geometry(k->h, k->kh, k->sh, k->same, &oh, &pt);
 	tf_geometry(k->w, k->kw, k->sw, k->same, &ow, &pl);
@@ -107,6 +113,7 @@ static void test_window_geometry(void **state)
 
 static void conv_case(const struct geom_case *k, enum bp_act act, struct bp_rng *r)
 {
+	const int C = channels(k);
 	struct bp_window g;
 	make_window(&g, k);
 	int kk = C * k->kh * k->kw;
@@ -156,7 +163,7 @@ static void conv_case(const struct geom_case *k, enum bp_act act, struct bp_rng 
 									rdx[(((size_t)s * C + c) * k->h + iy) * k->w + ix] += d * w[wi];
 							}
 				}
-	bp_conv_backward(dx, dw, db, work, dy, y, w, act, &g, F, N);
+	bp_conv_backward(dx, dw, db, work, dy, x, y, w, act, &g, F, N);
 	for (size_t i = 0; i < xs; i++)
 		assert_true(fabs(dx[i] - rdx[i]) < 1e-4);
 	for (size_t i = 0; i < (size_t)F * kk; i++)
@@ -169,7 +176,7 @@ static void conv_case(const struct geom_case *k, enum bp_act act, struct bp_rng 
 	assert_non_null(dw2);
 	bp_conv_forward(y, work, x, w, b, act, &g, F, N);
 	memcpy(dy, dz, ys * sizeof *dy);
-	bp_conv_backward(NULL, dw2, NULL, work, dy, y, w, BP_ACT_LINEAR, &g, F, N);
+	bp_conv_backward(NULL, dw2, NULL, work, dy, x, y, w, BP_ACT_LINEAR, &g, F, N);
 	assert_true(max_diff(dw, dw2, (size_t)F * kk) == 0.0);
 
 	free(x); free(w); free(b); free(work); free(y); free(want);
@@ -189,6 +196,7 @@ static void test_conv_against_direct(void **state)
 
 static void pool_case(const struct geom_case *k, bool max, struct bp_rng *r, bool ties)
 {
+	const int C = channels(k);
 	struct bp_window g;
 	make_window(&g, k);
 	size_t ohw = bp_window_out(&g), xs = (size_t)N * C * k->h * k->w, ys = (size_t)N * C * ohw;
@@ -300,13 +308,13 @@ static void test_empty_batch(void **state)
 	for (int f = 0; f < F; f++)
 		db[f] = NAN;
 	bp_conv_forward(&one, &one, &one, w, b, BP_ACT_RELU, &g, F, 0);
-	bp_conv_backward(&one, dw, db, &one, &one, &one, w, BP_ACT_RELU, &g, F, 0);
+	bp_conv_backward(&one, dw, db, &one, &one, &one, &one, w, BP_ACT_RELU, &g, F, 0);
 	struct bp_window big;   /* the per-sample path */
 	assert_true(bp_window_init(&big, C, 28, 28, 3, 3, 1, 1, true) && bp_window_out(&big) >= BP_CONV_PER_SAMPLE);
 	for (int i = 0; i < F * C * 9; i++)
 		dw[i] = NAN;
 	bp_conv_forward(&one, &one, &one, w, b, BP_ACT_RELU, &big, F, 0);
-	bp_conv_backward(&one, dw, NULL, &one, &one, &one, w, BP_ACT_RELU, &big, F, 0);
+	bp_conv_backward(&one, dw, NULL, &one, &one, &one, &one, w, BP_ACT_RELU, &big, F, 0);
 	for (int i = 0; i < F * C * 9; i++)
 		assert_true(dw[i] == 0.0f);
 	for (int i = 0; i < F * C * 9; i++)

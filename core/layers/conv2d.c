@@ -1,7 +1,7 @@
 /* conv2d: y = act(W ⊛ x + b), W (filters, C, kh, kw), b (filters); im2col
- * over the whole batch and one GEMM per pass (core/conv.c). The scratch
- * holds the im2col matrix of the last forward (read again by backward)
- * and the GEMM's output. */
+ * and GEMMs over blocks of the batch (core/conv.c). The scratch holds a
+ * block's im2col matrix (the last forward's last block, which backward
+ * reuses) and the GEMM's output. */
 #include <math.h>
 
 #include "../conv.h"
@@ -113,10 +113,9 @@ static void conv2d_forward(struct bp_layer *l, const float *x, float *y, int n, 
 
 static void conv2d_backward(struct bp_layer *l, const float *x, const float *y, float *dy, float *dx, int n)
 {
-	(void)x;   /* its im2col is still in the scratch */
 	const struct conv2d *d = l->priv;
 	size_t nw = (size_t)d->filters * conv2d_fan_in(l);
-	bp_conv_backward(dx, l->grad, d->use_bias ? l->grad + nw : NULL, l->work, dy, y, l->param,
+	bp_conv_backward(dx, l->grad, d->use_bias ? l->grad + nw : NULL, l->work, dy, x, y, l->param,
 	                 l->act_fused ? BP_ACT_LINEAR : l->act, &d->g, d->filters, n);
 }
 
