@@ -71,9 +71,10 @@ static const struct geom_case cases[] = {
 	{ 4, 4, 4, 4, 1, 1, false, 0 }, { 5, 5, 2, 2, 2, 2, false, 0 }, { 5, 5, 2, 2, 2, 2, true, 0 },
 	{ 7, 5, 4, 4, 1, 1, true, 0 },  { 5, 7, 3, 1, 1, 1, false, 0 }, { 5, 7, 1, 3, 1, 1, true, 0 },
 	{ 24, 23, 3, 3, 1, 1, true, 0 }, { 27, 25, 3, 3, 1, 1, false, 0 },   /* ≥ BP_CONV_PER_SAMPLE pixels */
-	/* im2col matrices of more than BP_CONV_BLOCK / 2 floats a sample:
-	 * one sample per block, both GEMM layouts */
+	/* im2col matrices of more than BP_CONV_BLOCK / 2 floats a sample (one
+	 * sample per block, both GEMM layouts), and of 57024 (two, then one) */
 	{ 16, 16, 3, 3, 1, 1, true, 64 }, { 24, 24, 3, 3, 1, 1, true, 32 }, { 17, 15, 3, 3, 2, 2, true, 160 },
+	{ 11, 9, 3, 3, 1, 1, true, 64 },
 };
 
 static int channels(const struct geom_case *k) { return k->c ? k->c : C; }
@@ -186,6 +187,7 @@ static void conv_case(const struct geom_case *k, enum bp_act act, struct bp_rng 
 static void test_conv_against_direct(void **state)
 {
 	(void)state;
+	_Static_assert(BP_CONV_BLOCK / (64 * 9 * 11 * 9) == 2, "the 11x9 case: two samples per block");
 	struct bp_rng r;
 	bp_rng_seed(&r, 3);
 	enum bp_act acts[] = { BP_ACT_LINEAR, BP_ACT_TANH, BP_ACT_RELU };
