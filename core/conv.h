@@ -1,10 +1,11 @@
 /* Convolution and pooling kernels over NCHW batches, in forward/backward
- * pairs. The convolution is im2col over the whole batch into one GEMM per
- * pass (through bp_sgemm, core/blas.c):
- *   forward  ycol (F, n·OH·OW) = W (F, K) · col (K, n·OH·OW),  K = C·kh·kw
- *   backward dW (F, K) = dycol · colᵀ,  dcol (K, n·OH·OW) = Wᵀ · dycol
- * with col2im scattering dcol back into dx. Nothing here allocates: the
- * callers hand in their scratch. */
+ * pairs. The convolution is im2col over a block of m samples into one
+ * GEMM per pass (through bp_sgemm, core/blas.c):
+ *   forward  ycol (F, m·OH·OW) = W (F, K) · col (K, m·OH·OW),  K = C·kh·kw
+ *   backward dW (F, K) += dycol · colᵀ,  dcol (K, m·OH·OW) = Wᵀ · dycol
+ * with col2im scattering dcol back into dx; the block is the whole batch
+ * unless its im2col matrix would outgrow L2 (BP_CONV_BLOCK). Nothing here
+ * allocates: the callers hand in their scratch. */
 #ifndef BP_CONV_H
 #define BP_CONV_H
 
