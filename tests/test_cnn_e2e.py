@@ -12,12 +12,15 @@ checkpoint. The last line is "N passed, M failed".
 import json
 import os
 import random
+import shutil
+import signal
 import struct
 import subprocess
 import sys
 import tempfile
+import time
 
-from checks import check, need, run_checks
+from checks import CheckFailed, check, need, run_checks
 
 BPTRAIN = None
 TMP = None
@@ -169,6 +172,113 @@ def c02_eval_predict_info_on_the_checkpoint():
     p = bp("info", ckpt)
     need(p.returncode == 0 and "conv2d" in p.stdout.decode() and "16x12x12" in p.stdout.decode(),
          "info text: %s" % p.stdout.decode())
+
+
+def bn_config(folder, n=2400, epochs=3, batch=8):
+    """conv → batch_norm relu blocks, dropout and augmentation: every source
+    of randomness and every whole-batch statistic at once."""
+    tr = image_set(folder, "train", n, 3)
+    te = image_set(folder, "test", 120, 4)
+    cfg = os.path.join(folder, "bn.yaml")
+    with open(cfg, "w") as f:
+        f.write("""name: shapes-bn
+data:
+  train: {images: %s, labels: %s}
+  test: {images: %s, labels: %s}
+  validation: {split: 0.1}
+  augment: {shift: 2, flip: true}
+model:
+  layers:
+    - {type: conv2d, filters: 8, kernel_size: 3, padding: same, use_bias: false}
+    - {type: batch_norm, activation: relu}
+    - {type: max_pool2d, pool_size: 2}
+    - {type: conv2d, filters: 8, kernel_size: 3, strides: 2}
+    - {type: batch_norm, activation: relu}
+    - {type: dropout, rate: 0.2}
+    - {type: dense, units: 16}
+    - {type: batch_norm, activation: relu}
+    - {type: dense, units: %d, activation: softmax}
+loss: cross_entropy
+optimizer: {type: adam, lr: 0.005}
+train: {epochs: %d, batch_size: %d}
+seed: 11
+""" % (tr[0], tr[1], te[0], te[1], CLASSES, epochs, batch))
+    return cfg
+
+
+def info_json(ckpt):
+    p = bp("info", ckpt, "--format", "json")
+    need(p.returncode == 0, "info: exit %d: %s" % (p.returncode, p.stderr.decode()))
+    return json.loads(p.stdout)
+
+
+def eval_split(ckpt, split):
+    p = bp("eval", ckpt, "--split", split, "--format", "json")
+    need(p.returncode == 0, "eval: exit %d: %s" % (p.returncode, p.stderr.decode()))
+    return json.loads(p.stdout)
+
+
+def rows_written(out):
+    try:
+        with open(os.path.join(out, "metrics.csv")) as f:
+            return sum(1 for l in f if l.strip()) - 1
+    except OSError:
+        return -1
+
+
+@check
+def c03_bn_dropout_augment_deterministic_and_resumed_exactly():
+    """conv + batch_norm + dropout + augmentation at 2 threads: the same seed
+    and threads give the same metrics.csv twice; SIGINT mid-epoch and
+    --resume give the numbers of a run never stopped, bit for bit (metrics,
+    summary, and eval of last.ckpt, whose running statistics must match)."""
+    folder = fresh("bn")
+    cfg = bn_config(folder)
+    ref = os.path.join(folder, "ref")
+    t0 = time.time()
+    s_ref = train(cfg, ref, 2)
+    epoch_s = (time.time() - t0) / 3
+    again = os.path.join(folder, "again")
+    train(cfg, again, 2)
+    need(metrics(ref) == metrics(again), "two runs at 2 threads differ:\n%s\n%s" % (metrics(ref), metrics(again)))
+    need(s_ref["test_accuracy"] > 0.5, "test accuracy %s (chance 0.33)" % s_ref["test_accuracy"])
+    out = os.path.join(folder, "run")
+    notes = []
+    for frac in (0.4, 0.6, 0.25, 0.75, 0.5, 0.15):
+        if os.path.exists(out):
+            shutil.rmtree(out)
+        p = subprocess.Popen([BPTRAIN, "train", cfg, "--out", out, "--threads", "2", "--quiet", "--no-progress"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        end = time.time() + 60
+        while rows_written(out) < 1 and p.poll() is None and time.time() < end:
+            time.sleep(0.002)
+        time.sleep(frac * epoch_s)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=120)
+        if p.returncode == 0:
+            notes.append("delay %.2f epochs: finished first" % frac)
+            continue
+        need(p.returncode == 130, "SIGINT gave exit %d: %s" % (p.returncode, err.decode().strip()))
+        pos = info_json(os.path.join(out, "last.ckpt"))["position_in_epoch"]
+        if pos > 0:
+            break
+        notes.append("delay %.2f epochs: on an epoch boundary" % frac)
+    else:
+        raise CheckFailed("could not interrupt mid-epoch: " + "; ".join(notes))
+    p = bp("train", cfg, "--out", out, "--threads", "2", "--quiet", "--no-progress", "--resume",
+           os.path.join(out, "last.ckpt"))
+    need(p.returncode == 0, "resume: exit %d: %s" % (p.returncode, p.stderr.decode()))
+    need(metrics(out) == metrics(ref), "resumed at batch %d vs never stopped:\n%s\n%s" % (pos, metrics(out), metrics(ref)))
+    with open(os.path.join(out, "summary.json")) as f:
+        s = json.load(f)
+    for k in ("epochs_run", "best_epoch", "best_val_accuracy", "best_val_loss", "test_loss", "test_accuracy"):
+        need(s[k] == s_ref[k], "summary %s: %r resumed, %r never stopped" % (k, s[k], s_ref[k]))
+    for split in ("val", "test"):
+        a, b = eval_split(os.path.join(out, "last.ckpt"), split), eval_split(os.path.join(ref, "last.ckpt"), split)
+        need(a == b, "eval --split %s of last.ckpt: %r resumed, %r never stopped" % (split, a, b))
+    st = info_json(os.path.join(ref, "last.ckpt"))
+    need(st["state"] == 2 * (8 + 8 + 16) and len(st["state_tensors"]) == 6, "info state: %r %r"
+         % (st["state"], st["state_tensors"]))
 
 
 def main():
