@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ckpt.h"
+#include "curves.h"
 #include "files.h"
 #include "json.h"
 #include "metrics.h"
@@ -28,6 +29,9 @@ struct run {
 	struct bp_net *net;          /* the team's parameters */
 	struct bp_optim optim;
 	struct bp_metrics metrics;
+	struct bp_curve_row *rows;   /* metrics.csv's rows so far, for curves.svg */
+	int nrows, caprows;
+	char curves[4096];
 	struct bp_train_state st;
 	uint32_t *order;
 	char *config_text;
@@ -50,6 +54,7 @@ static void run_release(struct run *r)
 	bp_optim_release(&r->optim);
 	free(r->order);
 	free(r->config_text);
+	free(r->rows);
 }
 
 /* The run folder: made if needed, refused if it holds a run, cleared of
@@ -68,7 +73,7 @@ static int prepare_dir(struct run *r, const struct bp_train_opts *opts, struct b
 		               "--force to overwrite it, or choose another output.dir");
 	/* --force: the old run's files go, so none of them outlives the new run. */
 	static const char *const run_files[] = { "metrics.csv", "summary.json", "best.ckpt", "last.ckpt",
-	                                         "config.yaml", NULL };
+	                                         "config.yaml", "curves.svg", "layers.csv", "report.html", NULL };
 	for (int i = 0; opts->force && !opts->resume && run_files[i]; i++) {
 		char path[4096];
 		if (bp_path_join(path, sizeof path, r->dir, run_files[i], err))
@@ -137,6 +142,40 @@ static int write_summary(struct run *r, const struct bp_train_result *res, struc
 	         || bp_write_atomic(path, text, len, err);
 	free(text);
 	return rc ? -1 : 0;
+}
+
+/* curves.svg from the rows so far. */
+static int draw_curves(struct run *r, struct bp_err *err)
+{
+	struct bp_curves c = {
+		.name = r->cfg->name, .rows = r->rows, .n = r->nrows, .epochs = r->cfg->train.epochs,
+		.best_metric = r->cfg->output.best_metric, .classification = r->cfg->loss != BP_LOSS_MSE,
+	};
+	return bp_curves_write(r->curves, &c, err);
+}
+
+static int add_row(struct run *r, const struct bp_epoch_line *e, struct bp_err *err)
+{
+	if (r->nrows == r->caprows) {
+		int cap = r->caprows ? 2 * r->caprows : 64;
+		struct bp_curve_row *rows = realloc(r->rows, (size_t)cap * sizeof *rows);
+		if (!rows)
+			return bp_fail_oom(err, "the epoch history", (size_t)cap * sizeof *rows);
+		r->rows = rows;
+		r->caprows = cap;
+	}
+	bp_metrics_row(e, &r->rows[r->nrows++]);
+	return draw_curves(r, err);
+}
+
+/* The history kept in metrics.csv (on resume), so that curves.svg goes on
+ * from it: rows past the checkpoint's epoch were cut off already. */
+static int load_history(struct run *r, const char *metrics, struct bp_err *err)
+{
+	if (bp_metrics_read(metrics, &r->rows, &r->nrows, BP_ERR_RUNTIME, err))
+		return -1;
+	r->caprows = r->nrows;
+	return draw_curves(r, err);
 }
 
 /* Data, net, optimiser, buffers: everything before the first epoch. */
@@ -296,7 +335,7 @@ static int train_loop(struct run *r, const struct bp_train_opts *opts, struct bp
 		r->st.batch = 0;
 		e.seconds = now() - start;
 		res->epochs_run = epoch;
-		if (bp_metrics_append(&r->metrics, &e, err))
+		if (bp_metrics_append(&r->metrics, &e, err) || add_row(r, &e, err))
 			return -1;
 
 		bool higher;
@@ -371,7 +410,9 @@ int bp_train(struct bp_config *cfg, const struct bp_train_opts *opts, struct bp_
 	if (bp_path_join(path, sizeof path, r.dir, "config.yaml", err)
 	    || bp_write_atomic(path, r.config_text, r.config_len, err)
 	    || bp_path_join(path, sizeof path, r.dir, "metrics.csv", err)
-	    || bp_metrics_open(&r.metrics, path, opts->resume ? r.st.epoch : -1, err))
+	    || bp_metrics_open(&r.metrics, path, opts->resume ? r.st.epoch : -1, err)
+	    || bp_path_join(r.curves, sizeof r.curves, r.dir, "curves.svg", err)
+	    || load_history(&r, path, err))
 		goto out;
 	rc = train_loop(&r, opts, res, err);
 	struct bp_err later;
