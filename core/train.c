@@ -11,6 +11,7 @@
 
 #include "ckpt.h"
 #include "curves.h"
+#include "diag.h"
 #include "files.h"
 #include "json.h"
 #include "metrics.h"
@@ -29,6 +30,8 @@ struct run {
 	struct bp_net *net;          /* the team's parameters */
 	struct bp_optim optim;
 	struct bp_metrics metrics;
+	struct bp_metrics layers;    /* layers.csv (output.diagnostics) */
+	struct bp_diag diag;
 	struct bp_curve_row *rows;   /* metrics.csv's rows so far, for curves.svg */
 	int nrows, caprows;
 	char curves[4096];
@@ -49,6 +52,8 @@ static void run_release(struct run *r)
 {
 	struct bp_err ignore;
 	bp_metrics_close(&r->metrics, &ignore);
+	bp_metrics_close(&r->layers, &ignore);
+	bp_diag_release(&r->diag);
 	bp_data_release(&r->data);
 	bp_team_release(&r->team);
 	bp_optim_release(&r->optim);
@@ -168,6 +173,22 @@ static int add_row(struct run *r, const struct bp_epoch_line *e, struct bp_err *
 	return draw_curves(r, err);
 }
 
+/* The epoch's rows of layers.csv. */
+static int write_layers(struct run *r, int epoch, struct bp_err *err)
+{
+	if (!r->team.diag)
+		return 0;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
+		return bp_fail_oom(err, "layers.csv", 4096);
+	bp_diag_rows(r->team.diag, r->net->param, epoch, f);
+	int rc = fclose(f) != 0 ? bp_fail_oom(err, "layers.csv", len) : bp_metrics_write(&r->layers, text, err);
+	free(text);
+	return rc;
+}
+
 /* The history kept in metrics.csv (on resume), so that curves.svg goes on
  * from it: rows past the checkpoint's epoch were cut off already. */
 static int load_history(struct run *r, const char *metrics, struct bp_err *err)
@@ -197,6 +218,11 @@ static int setup(struct run *r, struct bp_err *err)
 		return -1;
 	if (bp_optim_init(&r->optim, &cfg->optimizer, r->net->nparam, err))
 		return -1;
+	if (cfg->output.diagnostics) {
+		if (bp_diag_init(&r->diag, r->net, r->team.n, err))
+			return -1;
+		r->team.diag = &r->diag;
+	}
 	if (!(r->order = malloc(r->data.ntrain * sizeof *r->order)))
 		return bp_fail_oom(err, "the sample order", r->data.ntrain * sizeof *r->order);
 	if (!(r->config_text = bp_config_text(cfg, &r->config_len, err)))
@@ -298,6 +324,8 @@ static int train_loop(struct run *r, const struct bp_train_opts *opts, struct bp
 	res->stopped = BP_STOP_COMPLETED;
 	for (int epoch = r->st.epoch + 1; epoch <= cfg->train.epochs; epoch++) {
 		double start = now();
+		if (r->team.diag)
+			bp_diag_epoch_begin(r->team.diag);
 		double lr = bp_sched_lr(&cfg->schedule, cfg->optimizer.lr, epoch, cfg->train.epochs);
 		if (r->st.batch == 0) {
 			memcpy(r->order, r->data.train_idx, r->data.ntrain * sizeof *r->order);
@@ -335,7 +363,7 @@ static int train_loop(struct run *r, const struct bp_train_opts *opts, struct bp
 		r->st.batch = 0;
 		e.seconds = now() - start;
 		res->epochs_run = epoch;
-		if (bp_metrics_append(&r->metrics, &e, err) || add_row(r, &e, err))
+		if (bp_metrics_append(&r->metrics, &e, err) || write_layers(r, epoch, err) || add_row(r, &e, err))
 			return -1;
 
 		bool higher;
@@ -414,6 +442,10 @@ int bp_train(struct bp_config *cfg, const struct bp_train_opts *opts, struct bp_
 	    || bp_path_join(r.curves, sizeof r.curves, r.dir, "curves.svg", err)
 	    || load_history(&r, path, err))
 		goto out;
+	if (r.team.diag
+	    && (bp_path_join(path, sizeof path, r.dir, "layers.csv", err)
+	        || bp_metrics_open_log(&r.layers, path, bp_diag_header, opts->resume ? r.st.epoch : -1, err)))
+		goto out;
 	rc = train_loop(&r, opts, res, err);
 	struct bp_err later;
 	res->epochs_run = r.st.epoch;
@@ -431,6 +463,8 @@ int bp_train(struct bp_config *cfg, const struct bp_train_opts *opts, struct bp_
 		}
 	}
 	if (bp_metrics_close(&r.metrics, rc ? &later : err) && rc == 0)
+		rc = -1;
+	if (bp_metrics_close(&r.layers, rc ? &later : err) && rc == 0)
 		rc = -1;
 out:
 	run_release(&r);
