@@ -170,7 +170,7 @@ static int add_row(struct run *r, const struct bp_epoch_line *e, struct bp_err *
 		r->caprows = cap;
 	}
 	bp_metrics_row(e, &r->rows[r->nrows++]);
-	return draw_curves(r, err);
+	return 0;
 }
 
 /* The epoch's rows of layers.csv. */
@@ -196,7 +196,7 @@ static int load_history(struct run *r, const char *metrics, struct bp_err *err)
 	if (bp_metrics_read(metrics, &r->rows, &r->nrows, BP_ERR_RUNTIME, err))
 		return -1;
 	r->caprows = r->nrows;
-	return draw_curves(r, err);
+	return 0;
 }
 
 /* Data, net, optimiser, buffers: everything before the first epoch. */
@@ -390,6 +390,8 @@ static int train_loop(struct run *r, const struct bp_train_opts *opts, struct bp
 		if (epoch % cfg->output.checkpoint_every == 0 || epoch == cfg->train.epochs || stop_early || interrupted)
 			if (save(r, r->last, err))
 				return -1;
+		if (draw_curves(r, err))   /* after the checkpoints: its best mark is best.ckpt's */
+			return -1;
 		if (opts->on_epoch)
 			opts->on_epoch(opts->ctx, &e);
 		if (stop_early || interrupted) {
