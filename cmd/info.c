@@ -95,7 +95,11 @@ int cmd_info(int argc, char **argv)
 		return bp_report(&err);
 	const struct bp_net *net = m.net;
 	const struct bp_train_state *st = &m.ck.state;
-	const char *metric = m.cfg->output.best_metric == BP_METRIC_VAL_LOSS ? "val_loss" : "val_accuracy";
+	/* Without a validation set the best checkpoint is the one with the
+	 * lowest training loss (core/train.c). */
+	bool has_val = m.cfg->data.val_split > 0 || m.cfg->data.val.present;
+	const char *metric = !has_val ? "train_loss"
+	                     : m.cfg->output.best_metric == BP_METRIC_VAL_LOSS ? "val_loss" : "val_accuracy";
 	char in[64], out[64];
 	int tw = 4;   /* the type column fits the longest kind shown */
 	for (int i = 0; i < net->nlayers; i++)

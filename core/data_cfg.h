@@ -55,7 +55,7 @@ struct bp_data_cfg {
 struct bp_label_spec {
 	bool classes;               /* cross_entropy: integer class indices */
 	bool binary;                /* binary_cross_entropy: targets must be 0 or 1 */
-	int width;                  /* classes: output units; else: number of targets */
+	int width;                  /* output units (classes) or targets; 0 = known once the net is built */
 };
 
 #endif

@@ -26,11 +26,15 @@ struct bp_gradcheck_result {
 
 /* Checks every parameter tensor of net on the batch (x, t, n) in training
  * mode (dropout masks are held fixed by replaying net->rng), with central
- * differences at steps eps and eps/10 (an element's error is the smaller of
- * the two; eps = 1e-2 suits float32; an element where the two steps
- * disagree sits next to a kink (relu at 0) and is skipped); at most max_per_tensor elements per
- * tensor (0 = all) are checked, spread evenly. res has bp_net_ntensors(net)
- * entries. Leaves the parameters as they were and the gradients of (x, t). */
+ * differences at steps eps and eps/10 (eps = 1e-2 suits float32). An
+ * element agrees when backprop matches either central difference or
+ * either one-sided slope of the small step (next to a max-pool switch
+ * backprop gives the slope of its own side); an element whose one-sided
+ * slopes jump by more than curvature explains sits on a kink (relu at 0)
+ * and is skipped, its gradient still counting towards the tensor's scale.
+ * At most max_per_tensor elements per tensor (0 = all) are checked,
+ * spread evenly. res has bp_net_ntensors(net) entries. Leaves the
+ * parameters as they were and the gradients of (x, t). */
 void bp_gradcheck(struct bp_net *net, const float *x, const struct bp_targets *t, int n,
                   double eps, size_t max_per_tensor, struct bp_gradcheck_result *res);
 

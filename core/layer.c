@@ -3,7 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-const struct bp_layer_ops *const bp_layer_kinds[] = { &bp_layer_dense, &bp_layer_batch_norm, &bp_layer_dropout, NULL };
+const struct bp_layer_ops *const bp_layer_kinds[] = {
+	&bp_layer_dense, &bp_layer_conv2d, &bp_layer_max_pool2d, &bp_layer_avg_pool2d, &bp_layer_global_avg_pool2d,
+	&bp_layer_batch_norm, &bp_layer_flatten, &bp_layer_dropout, NULL,
+};
 
 int bp_layer_find(const struct bp_node *spec, const struct bp_layer_ops **ops, struct bp_err *err)
 {
@@ -43,14 +46,14 @@ int bp_layer_spec_sizes(struct bp_node *spec, struct bp_shape in, struct bp_shap
 	if (ops->priv_size && !(l.priv = calloc(1, ops->priv_size)))
 		return bp_fail_oom(err, "a layer", ops->priv_size);
 	int rc = bp_layer_configure(&l, spec, err);
-	free(l.priv);
 	if (rc == 0) {
 		*out = l.out;
 		if (nparam)
-			*nparam = l.ops->nparam(&l);
+			*nparam = l.ops->nparam(&l);   /* may read priv */
 		if (nstate)
 			*nstate = l.ops->nstate ? l.ops->nstate(&l) : 0;
 	}
+	free(l.priv);
 	return rc;
 }
 

@@ -18,6 +18,12 @@ struct bp_shape {
 	int c, h, w;
 };
 static inline size_t bp_shape_size(struct bp_shape s) { return (size_t)s.c * s.h * s.w; }
+/* A shape not known yet: configure runs once before the data is loaded
+ * (to validate the keys and fill the defaults) with an unknown input; a
+ * layer then skips its shape checks and gives an unknown output unless
+ * its output does not depend on the input (dense). */
+#define BP_SHAPE_UNKNOWN ((struct bp_shape){ 0, 0, 0 })
+static inline bool bp_shape_known(struct bp_shape s) { return s.c > 0; }
 
 enum bp_init { BP_INIT_AUTO, BP_INIT_HE, BP_INIT_GLOROT, BP_INIT_UNIFORM };
 
@@ -83,7 +89,8 @@ struct bp_layer {
 
 /* The registry: NULL-terminated, in the order shown to users. */
 extern const struct bp_layer_ops *const bp_layer_kinds[];
-extern const struct bp_layer_ops bp_layer_dense, bp_layer_batch_norm, bp_layer_dropout;
+extern const struct bp_layer_ops bp_layer_dense, bp_layer_conv2d, bp_layer_max_pool2d, bp_layer_avg_pool2d,
+	bp_layer_global_avg_pool2d, bp_layer_batch_norm, bp_layer_flatten, bp_layer_dropout;
 
 /* Looks up spec's "type" ("did you mean" on a typo); fails with a config
  * error at spec. */
@@ -97,7 +104,7 @@ int bp_layer_configure(struct bp_layer *l, struct bp_node *spec, struct bp_err *
 struct bp_node *bp_layer_default(struct bp_node *spec, const char *key, const char *value, struct bp_err *err);
 
 /* Validates one layer spec of model.layers and fills in its defaults, for a
- * layer whose input shape is in. On success *out is the output shape and
+ * layer whose input shape is in (BP_SHAPE_UNKNOWN: not known yet). On success *out is the output shape and
  * *nparam (when nparam is not NULL) its parameter count. */
 int bp_layer_spec_resolve(struct bp_node *spec, struct bp_shape in, struct bp_shape *out, size_t *nparam,
                           struct bp_err *err);

@@ -5,17 +5,21 @@
 
 int bp_model_label_spec(struct bp_config *cfg, struct bp_label_spec *spec, struct bp_err *err)
 {
-	/* Resolve the layers once to learn the output width, before the data
-	 * is read: on data.shape when the config gives it, else on a
-	 * placeholder (dense layers do not depend on the input width). */
-	struct bp_shape shape = cfg->data.shape.c > 0 ? cfg->data.shape : (struct bp_shape){ 1, 1, 1 };
+	/* Resolve the layers once, before the data gives the input shape, to
+	 * validate them and fill in their defaults: on data.shape when the
+	 * config gives it, else on an unknown shape. The output width is known
+	 * when the net ends in a layer whose width does not depend on its
+	 * input (dense, as cross_entropy and binary_cross_entropy require);
+	 * otherwise (width 0) it is checked when the net is built. */
+	struct bp_shape shape = cfg->data.shape.c > 0 ? cfg->data.shape : BP_SHAPE_UNKNOWN;
 	for (struct bp_node *l = cfg->model.layers->child; l; l = l->next)
 		if (bp_layer_spec_resolve(l, shape, &shape, NULL, err))
 			return -1;
 	spec->classes = cfg->loss == BP_LOSS_CROSS_ENTROPY;
 	spec->binary = cfg->loss == BP_LOSS_BINARY_CROSS_ENTROPY;
-	spec->width = (int)bp_shape_size(shape);
-	if (!spec->classes && cfg->data.format == BP_FMT_CSV && cfg->data.nlabel_columns != spec->width) {
+	spec->width = bp_shape_known(shape) ? (int)bp_shape_size(shape) : 0;
+	if (!spec->classes && spec->width && cfg->data.format == BP_FMT_CSV
+	    && cfg->data.nlabel_columns != spec->width) {
 		const struct bp_node *last = cfg->model.layers->last;
 		char path[256];
 		return bp_node_fail(err, BP_ERR_CONFIG, last,
@@ -34,10 +38,14 @@ struct bp_net *bp_model_build(struct bp_config *cfg, struct bp_shape in, int max
 int bp_model_check_labels(const struct bp_net *net, const struct bp_dataset *ds, struct bp_err *err)
 {
 	int k = (int)bp_net_out_width(net);
-	if (net->loss != BP_LOSS_CROSS_ENTROPY || ds->max_class < k)
-		return 0;
 	const struct bp_node *last = net->specs[net->nlayers - 1];
 	char path[256];
+	if (net->loss != BP_LOSS_CROSS_ENTROPY && ds->k > 0 && ds->k != k)
+		return bp_node_fail(err, BP_ERR_CONFIG, last, "output layer '%s' has %d units but the data has %d "
+		                    "target%s per sample", bp_node_path(last, path, sizeof path), k, ds->k,
+		                    ds->k == 1 ? "" : "s");
+	if (net->loss != BP_LOSS_CROSS_ENTROPY || ds->max_class < k)
+		return 0;
 	return bp_node_fail(err, BP_ERR_CONFIG, last,
 	                    "output layer '%s' has %d units, too few for class label %d (at %s); "
 	                    "it needs at least %d",

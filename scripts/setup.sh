@@ -1,14 +1,27 @@
 #!/bin/sh
 # Installs what bptrain needs (Debian packages, via apt-get) and builds a
 # release build in build/. Idempotent: quiet when everything is there.
+#
+#   scripts/setup.sh [--tests] [PACKAGE...]
+#
+# --tests also installs what the test suite runs bptrain against (ONNX's
+# checker and NumPy for Debian's python3, Node.js and the npm package
+# onnxruntime-node); extra arguments are more Debian packages.
 set -eu
 cd "$(dirname "$0")/.."
+tests=0
+if [ "${1:-}" = "--tests" ]; then
+	tests=1
+	shift
+fi
 
 PACKAGES="gcc libc6-dev meson ninja-build pkg-config libyaml-dev zlib1g-dev libopenblas-dev libcmocka-dev dataset-fashion-mnist python3"
 # tests/test_export.py: onnx.checker and NumPy for Debian's python3, Node.js
 # for ONNX Runtime (a machine whose Node.js came from elsewhere keeps it).
-PACKAGES="$PACKAGES python3-onnx python3-numpy"
-command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
+if [ "$tests" = 1 ]; then
+	PACKAGES="$PACKAGES python3-onnx python3-numpy"
+	command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
+fi
 [ $# -gt 0 ] && PACKAGES="$PACKAGES $*"
 
 missing=""
@@ -31,7 +44,7 @@ fi
 # tests/onnx/package-lock.json pins it. --ignore-scripts keeps the CPU library
 # the package ships and skips its install script, which would download more.
 want=$(sed -n 's/^ *"onnxruntime-node": "\(.*\)".*/\1/p' tests/onnx/package.json)
-if ! grep -q "^  \"version\": \"$want\"" tests/onnx/node_modules/onnxruntime-node/package.json 2>/dev/null; then
+if [ "$tests" = 1 ] && ! grep -q "^  \"version\": \"$want\"" tests/onnx/node_modules/onnxruntime-node/package.json 2>/dev/null; then
 	echo "setup: installing onnxruntime-node $want (npm, into tests/onnx)"
 	(cd tests/onnx && npm ci --ignore-scripts --no-audit --no-fund --silent >/dev/null)
 fi

@@ -5,7 +5,7 @@
 # Ends with one line "N passed, M failed"; exits non-zero when anything failed.
 set -u
 cd "$(dirname "$0")/.."
-sh scripts/setup.sh valgrind || { echo "0 passed, 1 failed"; exit 1; }
+sh scripts/setup.sh --tests valgrind || { echo "0 passed, 1 failed"; exit 1; }
 
 if [ ! -f build-asan/build.ninja ]; then
 	meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null || {

@@ -10,7 +10,9 @@ status and that stderr is exactly one line,
 In a case's YAML, '@' marks where the error must point (it is removed before
 the file is written) and gives WHERE = c.yaml:LINE:COL; cases without '@'
 give WHERE explicitly. A few good configs check --print-config itself: it
-succeeds, and its output loads back to the same text.
+succeeds, and its output loads back to the same text. The shape cases
+(SHAPE_CASES) need the data's shape, so they write a tiny dataset and run
+`bptrain train c.yaml --check` instead.
 """
 import os
 import re
@@ -23,6 +25,10 @@ OK_HEAD = "data: {train: {path: d.csv}}\nmodel: {layers: [{type: dense, units: 3
 BN_LAYERS = "data: {train: {path: d.csv}}\nmodel: {layers: [%s, {type: dense, units: 3}]}\n"
 IDX_HEAD = ("data: {train: {images: x-idx3-ubyte, labels: y-idx1-ubyte}}\n"
             "model: {layers: [{type: dense, units: 3}]}\n")
+
+# A conv net on IDX images, its first layer left to fill in.
+CNN_HEAD = ("data: {train: {images: x-idx3-ubyte, labels: y-idx1-ubyte}}\n"
+            "model:\n  layers:\n    - %s\n    - {type: dense, units: 3, activation: softmax}\n")
 
 # (name, yaml, extra args, exit status, where (None: from '@'), message words)
 CASES = [
@@ -95,6 +101,37 @@ CASES = [
      "did you mean 'relu'"),
     ("batch_norm key of dense", BN_LAYERS % "{type: batch_norm, @units: 3}", [], 2, None,
      "unknown key 'model.layers.0.units'"),
+    # convolutional layers: bad values (no data needed)
+    ("conv2d bad padding", CNN_HEAD % "{type: conv2d, filters: 4, padding: @foo}", [], 2, None,
+     "unknown model.layers.0.padding 'foo'"),
+    ("conv2d kernel list of one", CNN_HEAD % "{type: conv2d, filters: 4, kernel_size: @[3]}", [], 2, None,
+     "'model.layers.0.kernel_size' must be an integer or a pair [height, width], got a list of 1"),
+    ("conv2d kernel list of three", CNN_HEAD % "{type: conv2d, filters: 4, kernel_size: @[3, 3, 3]}", [], 2, None,
+     "got a list of 3"),
+    ("conv2d zero filters", CNN_HEAD % "{type: conv2d, filters: @0}", [], 2, None,
+     "'model.layers.0.filters' must be between 1"),
+    ("conv2d zero strides", CNN_HEAD % "{type: conv2d, filters: 2, strides: @0}", [], 2, None,
+     "'model.layers.0.strides' must be between 1"),
+    ("conv2d zero in a stride pair", CNN_HEAD % "{type: conv2d, filters: 2, strides: [1, @0]}", [], 2, None,
+     "'model.layers.0.strides.1' must be between 1"),
+    ("conv2d fractional kernel", CNN_HEAD % "{type: conv2d, filters: 2, kernel_size: @2.5}", [], 2, None,
+     "'model.layers.0.kernel_size' must be an integer"),
+    ("conv2d without filters", CNN_HEAD % "@{type: conv2d, kernel_size: 3}", [], 2, None,
+     "conv2d layer 'model.layers.0' needs 'filters'"),
+    ("conv2d softmax", CNN_HEAD % "{type: conv2d, filters: 2, activation: @softmax}", [], 2, None,
+     "cannot be softmax on a conv2d layer"),
+    ("conv2d misspelt key", CNN_HEAD % "{type: conv2d, filters: 2, @kernel_sise: 3}", [], 2, None,
+     "did you mean 'kernel_size'"),
+    ("conv2d bad use_bias", CNN_HEAD % "{type: conv2d, filters: 2, use_bias: @maybe}", [], 2, None,
+     "must be true or false"),
+    ("max pool zero size", CNN_HEAD % "{type: max_pool2d, pool_size: @0}", [], 2, None,
+     "'model.layers.0.pool_size' must be between 1"),
+    ("avg pool bad padding", CNN_HEAD % "{type: avg_pool2d, padding: @full}", [], 2, None,
+     "unknown model.layers.0.padding 'full'"),
+    ("avg pool zero strides", CNN_HEAD % "{type: avg_pool2d, strides: @0}", [], 2, None,
+     "'model.layers.0.strides' must be between 1"),
+    ("global pool with a key", CNN_HEAD % "{type: global_avg_pool2d, @pool_size: 2}", [], 2, None,
+     "unknown key 'model.layers.0.pool_size'"),
     # schedule, metrics
     ("schedule key of another type", OK_HEAD + "optimizer: {schedule: {type: constant, @gamma: 0.5}}\n",
      [], 2, None, "does not apply to a 'constant' schedule"),
@@ -235,6 +272,67 @@ DATA_CASES = [
 ]
 
 
+# Shape errors, found when the data's shape is known: each case writes a
+# tiny IDX set of 3x3 images (or a flat CSV) and runs `train --check`.
+# (name, layers (one per line, '@' marks the layer's map), message words)
+SHAPE_CASES = [
+    ("kernel larger than the input", "{type: conv2d, filters: 4, padding: same}\n"
+     "    - {type: conv2d, filters: 4, kernel_size: 2}\n    - @{type: conv2d, filters: 2, kernel_size: 5}",
+     "conv2d layer 'model.layers.2' has a 5x5 kernel, larger than its 2x2 input (4,2,2)"),
+    ("kernel taller than the input", "@{type: conv2d, filters: 4, kernel_size: [4, 1]}",
+     "has a 4x1 kernel, larger than its 3x3 input (1,3,3)"),
+    ("pool window larger than the input", "{type: conv2d, filters: 2, kernel_size: 2}\n"
+     "    - @{type: max_pool2d, pool_size: 3}", "max_pool2d layer 'model.layers.1' has a 3x3 window, "
+     "larger than its 2x2 input (2,2,2)"),
+    ("avg pool larger than the input", "@{type: avg_pool2d, pool_size: [1, 4]}",
+     "avg_pool2d layer 'model.layers.0' has a 1x4 window, larger than its 3x3 input (1,3,3)"),
+    ("conv2d on a flat input", "{type: flatten}\n    - @{type: conv2d, filters: 2, kernel_size: 1}",
+     "conv2d layer 'model.layers.1' needs an image input (C,H,W), but its input is flat (9,1,1)"),
+    ("pool on a flat input", "{type: dense, units: 4}\n    - @{type: max_pool2d}",
+     "max_pool2d layer 'model.layers.1' needs an image input (C,H,W), but its input is flat (4,1,1)"),
+    ("global pool on a flat input", "{type: global_avg_pool2d}\n    - @{type: global_avg_pool2d}",
+     "global_avg_pool2d layer 'model.layers.1' needs an image input"),
+    ("conv2d on csv data", "CSV@{type: conv2d, filters: 2, kernel_size: 1}",
+     "conv2d layer 'model.layers.0' needs an image input (C,H,W), but its input is flat (9,1,1)"),
+]
+
+
+def write_idx(path, dims, data, magic):
+    with open(path, "wb") as f:
+        f.write(struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in dims) + bytes(data))
+
+
+def check_shape_case(exe, case):
+    name, layers, words = case
+    csv = layers.startswith("CSV")
+    layers = layers[3:] if csv else layers
+    head = ("data: {train: {path: d.csv}}\n" if csv else
+            "data: {train: {images: x-idx3-ubyte, labels: y-idx1-ubyte}}\n")
+    text, pos = locate(head + "model:\n  layers:\n    - " + layers +
+                       "\n    - {type: dense, units: 3, activation: softmax}\n")
+    with tempfile.TemporaryDirectory() as folder:
+        with open(os.path.join(folder, "c.yaml"), "w") as f:
+            f.write(text)
+        write_idx(os.path.join(folder, "x-idx3-ubyte"), [4, 3, 3], [i % 256 for i in range(36)], 0x803)
+        write_idx(os.path.join(folder, "y-idx1-ubyte"), [4], [0, 1, 2, 0], 0x801)
+        with open(os.path.join(folder, "d.csv"), "w") as f:
+            f.write("".join(",".join(str(v) for v in range(9)) + ",%d\n" % (i % 3) for i in range(4)))
+        p = run(exe, folder, ["c.yaml", "--check"])
+    err = p.stderr.decode("utf-8", "replace")
+    lines = err.splitlines()
+    problems = []
+    if p.returncode != 2:
+        problems.append("exit status %d, expected 2" % p.returncode)
+    if len(lines) != 1:
+        problems.append("%d stderr lines, expected 1" % len(lines))
+    prefix = "bptrain: error: c.yaml:%s: " % pos
+    if not lines or not lines[0].startswith(prefix):
+        problems.append("stderr does not start with %r" % prefix)
+    elif words not in lines[0]:
+        problems.append("message lacks %r" % words)
+    return problems, err
+
+
 def locate(text):
     """Removes the '@' marker; returns the text and the marker's LINE:COL."""
     i = text.index("@")
@@ -294,10 +392,12 @@ def check_round_trip(exe):
         OK_HEAD.replace("d.csv}", "d.csv}, label_column: [0, 1, 2], delimiter: \"\\t\"") + "loss: mse\nname: '7'\n",
         OK_HEAD + "train: {early_stopping: {patience: 3}}\n",
         OK_HEAD.replace("d.csv}", "d.csv}, shape: [3, 2, 5], augment: {flip: true, shift: 1}"),
+        CNN_HEAD % "{type: conv2d, filters: 4, kernel_size: [3, 2]}\n    - {type: max_pool2d, pool_size: [2, 1]}\n"
+        "    - {type: avg_pool2d, padding: same}\n    - {type: global_avg_pool2d}\n    - {type: flatten}",
     ]
     # What each config's output must hold besides the common keys.
     wants = [["  shape: auto\n", "  augment:\n    shift: 0\n    flip: false\n"], [], [],
-             ["  shape:\n  - 3\n  - 2\n  - 5\n", "  augment:\n    shift: 1\n    flip: true\n"]]
+             ["  shape:\n  - 3\n  - 2\n  - 5\n", "  augment:\n    shift: 1\n    flip: true\n"], []]
     for i, text in enumerate(configs):
         with tempfile.TemporaryDirectory() as folder:
             with open(os.path.join(folder, "c.yaml"), "w") as f:
@@ -340,13 +440,20 @@ def main():
             print("FAIL %s: %s\n     stderr: %s" % (name, "; ".join(problems), err.strip()))
         else:
             print("ok   %s" % name)
+    for case in SHAPE_CASES:
+        problems, err = check_shape_case(exe, case)
+        if problems:
+            failed += 1
+            print("FAIL %s: %s\n     stderr: %s" % (case[0], "; ".join(problems), err.strip()))
+        else:
+            print("ok   %s" % case[0])
     problems = check_round_trip(exe)
     for p in problems:
         failed += 1
         print("FAIL " + p)
     if not problems:
         print("ok   print-config round trips")
-    print("%d cases, %d failed" % (len(CASES) + len(DATA_CASES) + 1, failed))
+    print("%d cases, %d failed" % (len(CASES) + len(DATA_CASES) + len(SHAPE_CASES) + 1, failed))
     return 1 if failed else 0
 
 

@@ -59,7 +59,7 @@ def tools():
         missing.append("node (Debian nodejs)")
     if not os.path.isfile(os.path.join(ORT_DIR, "node_modules", "onnxruntime-node", "package.json")):
         missing.append("onnxruntime-node in tests/onnx/node_modules (npm ci --ignore-scripts)")
-    need(not missing, "missing %s: run scripts/setup.sh" % "; ".join(missing))
+    need(not missing, "missing %s: run scripts/setup.sh --tests" % "; ".join(missing))
 
 
 def fresh(name):

@@ -844,6 +844,25 @@ def c10_predict():
     need(same5(acc, e["accuracy"]), "idx: predict's labels score %.4f, eval says %r" % (acc, e["accuracy"]))
 
 
+@check
+def c15_info_without_validation():
+    """Without a validation set, best.ckpt is the lowest training loss, and
+    info says so (it used to call that loss val_accuracy)."""
+    d = fresh("noval")
+    write_csv(os.path.join(d, "t.csv"), linear_binary(200, d=4, seed=3))
+    cfg = yaml_config(d, "data: {train: {path: t.csv}}\nmodel: {layers: [{type: dense, units: 2, "
+                         "activation: softmax}]}\ntrain: {epochs: 2}\n")
+    out = os.path.join(d, "run")
+    train(cfg, out)
+    j = info(os.path.join(out, "best.ckpt"))
+    last = no_seconds(metrics_rows(out))[j["best_epoch"] - 1]
+    need(j["best_metric"] == "train_loss" and abs(j["best"] - float(last[1])) < 1e-6,
+         "info json: best_metric %r best %r, metrics row %r" % (j["best_metric"], j["best"], last))
+    p = bp("info", os.path.join(out, "best.ckpt"))
+    need(p.returncode == 0 and re.search(r"best train_loss [0-9.]+ at epoch %d" % j["best_epoch"], p.stdout),
+         "info text: %r" % p.stdout)
+
+
 def version_with(env_extra, drop=()):
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update(env_extra)
