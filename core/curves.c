@@ -162,7 +162,7 @@ int bp_curves_svg(FILE *f, const struct bp_curves *c, bool standalone)
 		pn->p.ya.lo = lo;
 		pn->p.ya.hi = hi;
 		bp_svg_plot_place(&pn->p);
-		y += h + (k + 1 < np ? 40 : 52);
+		y += h + (k + 1 < np ? 48 : 52);
 	}
 
 	double best_v = NAN;

@@ -241,7 +241,7 @@ void bp_svg_band(FILE *f, const struct bp_svg_plot *p, double a, double b, const
 	fprintf(f, "<rect class=\"band\" x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\"/>\n", p->x, top, p->w,
 	        bottom - top);
 	if (label)
-		bp_svg_text(f, p->x + p->w - 4, top + 11, "end", "note", "%s", label);
+		bp_svg_text(f, p->x + 4, bottom - 3, "start", "note", "%s", label);
 }
 
 static void open_tag(FILE *f, const char *tag, const char *name, const char *colour, const char *dash)

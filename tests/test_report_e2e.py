@@ -15,10 +15,12 @@ weights give on the training set; diagnostics must not change
 metrics.csv; a resumed run must write the same files as one that never
 stopped. The report checks follow.
 """
+import html.parser
 import json
 import math
 import os
 import random
+import re
 import shutil
 import struct
 import subprocess
@@ -345,6 +347,254 @@ def c06_resume_continuity():
     _, rows = read_csv(os.path.join(part, "layers.csv"))
     need([int(r["epoch"]) for r in rows] == [e for e in range(1, 6) for _ in range(4)], "epochs %s" % rows)
     check_curves_follow(part)
+
+
+# ---------------------------------------------------------------- bptrain report
+
+VOID = {"meta", "br", "img", "input", "hr", "link", "area", "base", "col", "embed", "source", "track", "wbr"}
+
+
+class Page(html.parser.HTMLParser):
+    """The page's tags, checked to nest and close."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack, self.errors, self.tags, self.text = [], [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append("</%s> closes %s" % (tag, self.stack[-1] if self.stack else "nothing"))
+        else:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def read_page(path):
+    need(os.path.exists(path), "no %s" % path)
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    page = Page()
+    page.feed(text)
+    page.close()
+    need(not page.errors, "%s: %s" % (path, page.errors[:3]))
+    need(not page.stack, "%s: unclosed %s" % (path, page.stack))
+    need(text.startswith("<!DOCTYPE html>"), "no doctype")
+    # Self-contained: nothing is fetched.
+    for bad in ("<script src", "<link", "<img", "<iframe", "@import", "url(", "src=", 'href="http', "href='http"):
+        need(bad not in text, "the page refers to something outside it: %r" % bad)
+    svgs = []
+    for frag in re.findall(r"<svg.*?</svg>", text, re.S):
+        try:
+            svgs.append(ET.fromstring(frag.replace("<svg", '<svg xmlns="http://www.w3.org/2000/svg"', 1)))
+        except ET.ParseError as e:
+            raise AssertionError("an inline SVG is not XML: %s: %s" % (e, frag[:200]))
+    page.svgs = svgs
+    page.source = text
+    page.all_text = "".join(page.text)
+    return page
+
+
+def report(*args, cwd=None):
+    return bp("report", *args, cwd=cwd)
+
+
+def confusion_cells(svg):
+    return [(int(r.get("data-true")), int(r.get("data-pred")), int(r.get("data-count")))
+            for r in svg.iter(SVG + "rect") if r.get("data-count") is not None]
+
+
+def test_labels(path):
+    with open(path) as f:
+        return [int(line.rsplit(",", 1)[1]) for line in f if line.strip()]
+
+
+def summary(run):
+    with open(os.path.join(run, "summary.json")) as f:
+        return json.load(f)
+
+
+@check
+def c07_report_one_run():
+    d = fresh()
+    run = train(make_config(d), os.path.join(d, "run"))
+    p = report(run)
+    ok(p, "report")
+    need(p.stdout == "" and p.stderr == "", "report printed %r %r" % (p.stdout, p.stderr))
+    page = read_page(os.path.join(run, "report.html"))
+    need(len(page.svgs) == 3, "%d SVGs (curves, layers, confusion expected)" % len(page.svgs))
+    curves, layers, cm = page.svgs
+    # The curves are curves.svg's, following metrics.csv.
+    _, rows = read_csv(os.path.join(run, "metrics.csv"))
+    g, xm, ym = plots(curves)["loss"]
+    pts = series_points(g, xm, ym)["val_loss"]
+    need(len(pts) == len(rows) and all(abs(y - float(r["val_loss"])) <= pixel_tolerance(ym) + 1e-9
+                                       for (x, y), r in zip(pts, rows)), "the page's val_loss curve")
+    # The diagnostics: four small plots (weight, gradient, ratio on log axes, dead), a line per trained layer.
+    lp = plots(layers)
+    need(sorted(lp) == ["dead_fraction", "grad_rms", "update_ratio", "weight_rms"], "layer plots %s" % sorted(lp))
+    for name in ("weight_rms", "grad_rms", "update_ratio"):
+        need(lp[name][2][4] == "log", "%s is not on a log axis" % name)
+    need(any(r.get("class") == "band" for r in lp["update_ratio"][0].iter(SVG + "rect")), "no 1e-3 band")
+    _, lrows = read_csv(os.path.join(run, "layers.csv"))
+    got = series_points(*lp["update_ratio"])
+    for i in (0, 2, 3):
+        want = [num(r["update_ratio"]) for r in lrows if r["layer"] == str(i)]
+        pts = got.get("layer %d update_ratio" % i, [])
+        need(len(pts) == len(want), "layer %d: %d ratio points for %d rows" % (i, len(pts), len(want)))
+        for (x, y), v in zip(pts, want):
+            need(abs(math.log10(y) - math.log10(v)) < 1e-3, "layer %d ratio %g on the page, %g in layers.csv" % (i, y, v))
+    # The confusion matrix: counts of the whole test set, rows per true class, the diagonal = test accuracy.
+    cells = confusion_cells(cm)
+    need(len(cells) == 9, "%d cells" % len(cells))
+    need(sum(c for _, _, c in cells) == TESTS, "the counts sum to %d, the test set has %d" % (sum(c for _, _, c in cells), TESTS))
+    labels = test_labels(os.path.join(d, "test.csv"))
+    for k in range(3):
+        need(sum(c for t, _, c in cells if t == k) == labels.count(k), "row %d" % k)
+    acc = sum(c for t, q, c in cells if t == q) / TESTS
+    s = summary(run)
+    need(abs(acc - s["test_accuracy"]) < 1e-5, "matrix accuracy %g, summary.json %g" % (acc, s["test_accuracy"]))
+    need("%d test samples, accuracy %.4f" % (TESTS, acc) in page.all_text, "no accuracy line")
+    need("precision" in page.all_text and "recall" in page.all_text, "no per-class precision and recall")
+    need("%.4f" % s["best_val_accuracy"] in page.all_text, "the summary's best val accuracy is not shown")
+    # --output elsewhere; the page is the same.
+    other = os.path.join(d, "other.html")
+    ok(report(run + "/", "--output", other), "report --output")
+    with open(other) as f:
+        need(f.read() == page.source, "--output wrote another page")
+
+
+@check
+def c08_report_sweep():
+    d = fresh()
+    cfg = make_config(d)
+    runs = []
+    for lr, epochs in (("0.003", 5), ("0.03", 5), ("0.01", 3)):
+        runs.append(train(cfg, os.path.join(d, "lr=" + lr), "--set", "optimizer.lr=" + lr,
+                          "--set", "train.epochs=%d" % epochs))
+    p = report(*runs, cwd=d)
+    ok(p, "report of 3 runs")
+    page = read_page(os.path.join(d, "report.html"))
+    for r in runs:
+        need(not os.path.exists(os.path.join(r, "report.html")), "a sweep report went into a run folder")
+    # The table: the keys that differ, and only those; best first.
+    keys = [m for m in re.findall(r'<th class="key">([^<]*)</th>', page.source)]
+    need(keys == ["optimizer.lr", "train.epochs"], "differing keys %s" % keys)
+    order = re.findall(r'<td class="l"><a href="#run-\d+">([^<]*)</a></td>', page.source)
+    need(sorted(order) == sorted(os.path.basename(r) for r in runs), "table runs %s" % order)
+    accs = [summary(os.path.join(d, name))["best_val_accuracy"] for name in order]
+    need(accs == sorted(accs, reverse=True), "the table is not sorted by best val accuracy: %s %s" % (order, accs))
+    # The overlay: one line per run in each panel, labelled from the differing keys.
+    overlay = page.svgs[0]
+    ps = plots(overlay)
+    need(sorted(ps) == ["val_accuracy", "val_loss"], "overlay plots %s" % sorted(ps))
+    for name, (g, xm, ym) in ps.items():
+        got = series_points(g, xm, ym)
+        need(sorted(got) == ["lr=0.003, epochs=5", "lr=0.01, epochs=3", "lr=0.03, epochs=5"], "legend %s" % sorted(got))
+        need(len(got["lr=0.01, epochs=3"]) == 3 and len(got["lr=0.003, epochs=5"]) == 5, "run lengths")
+        need(xm[1] == 5, "the overlay's x axis ends at %g" % xm[1])
+    # Then each run's section, in the table's order.
+    need(page.source.count('<section class="run"') == 3, "sections")
+    need(len(page.svgs) == 1 + 3 * 3, "%d SVGs" % len(page.svgs))
+    sections = re.findall(r'<section class="run" id="run-(\d+)">\n<h2>\d+\. blobs: ([^<]*)<span class="dir">([^<]*)<', page.source)
+    need([os.path.basename(s[2]) for s in sections] == order, "sections %s, table %s" % (sections, order))
+
+
+@check
+def c09_report_missing_parts():
+    """What a run lacks is said, and the rest is there."""
+    d = fresh()
+    cfg = make_config(d)
+    moved = train(cfg, os.path.join(d, "moved"))
+    os.rename(os.path.join(d, "test.csv"), os.path.join(d, "test-moved.csv"))
+    d2 = fresh()
+    notest = train(make_config(d2, test=False, extra="output: {diagnostics: false}\n"), os.path.join(d2, "notest"))
+    killed = train(make_config(d2), os.path.join(d2, "killed"))
+    os.unlink(os.path.join(killed, "summary.json"))
+    cases = [(moved, "the test data could not be read: " + os.path.join(d, "test.csv"), 2),
+             (notest, "the run's config has no test set", 1), (killed, "no summary.json", 3)]
+    for run, words, nsvg in cases:
+        ok(report(run), "report of %s" % run)
+        page = read_page(os.path.join(run, "report.html"))
+        need(words in page.all_text, "%s: the page does not say %r" % (run, words))
+        need(len(page.svgs) == nsvg, "%s: %d SVGs, expected %d" % (run, len(page.svgs), nsvg))
+        need(any(plots(s).get("loss") for s in page.svgs), "%s: no curves" % run)
+    page = read_page(os.path.join(notest, "report.html"))
+    need("output.diagnostics off" in page.all_text, "a run without layers.csv does not say why")
+    # Regression: no matrix, said so.
+    with open(os.path.join(d2, "reg.csv"), "w") as f:
+        for i in range(100):
+            f.write("%.3f,%.3f\n" % (i / 100, (i / 100) ** 2))
+    with open(os.path.join(d2, "reg.yaml"), "w") as f:
+        f.write("data:\n  train: {path: reg.csv}\n  test: {path: reg.csv}\nmodel:\n  layers:\n"
+                "    - {type: dense, units: 4, activation: relu}\n    - {type: dense, units: 1}\n"
+                "loss: mse\ntrain: {epochs: 2, batch_size: 10}\n")
+    reg = train(os.path.join(d2, "reg.yaml"), os.path.join(d2, "reg"))
+    ok(report(reg), "report of a regression")
+    need("for cross_entropy classification" in read_page(os.path.join(reg, "report.html")).all_text,
+         "a regression run does not say why it has no matrix")
+
+
+def one_error(p, code, what, words):
+    need(p.returncode == code, "%s: exit %d, expected %d (stderr %r)" % (what, p.returncode, code, p.stderr))
+    lines = p.stderr.strip().split("\n")
+    need(len(lines) == 1 and lines[0].startswith("bptrain: error: "), "%s: stderr %r" % (what, p.stderr))
+    for w in words:
+        need(w in lines[0], "%s: %r not in %r" % (what, w, lines[0]))
+
+
+@check
+def c10_report_errors():
+    d = fresh()
+    run = train(make_config(d), os.path.join(d, "run"))
+    empty = os.path.join(d, "empty")
+    os.mkdir(empty)
+    one_error(report(empty), 3, "an empty folder", [empty, "not a run folder"])
+    need(not os.path.exists(os.path.join(empty, "report.html")), "a report was written for a non-run")
+    one_error(report(run, empty, cwd=d), 3, "a run and a non-run", [empty])
+    need(not os.path.exists(os.path.join(d, "report.html")), "a half report was written")
+    one_error(report(os.path.join(d, "nothere")), 3, "a missing folder", ["nothere"])
+    one_error(report(os.path.join(run, "metrics.csv")), 3, "a file", ["metrics.csv", "not a folder"])
+    one_error(bp("report"), 2, "no folder", ["report"])
+    one_error(report(run, "--bogus"), 2, "an unknown option", ["--bogus"])
+    one_error(report(run, "--output", os.path.join(d, "no", "such", "r.html")), 1, "an unwritable output", ["r.html"])
+    # A damaged metrics.csv is a data error at its line.
+    bad = os.path.join(d, "bad")
+    shutil.copytree(run, bad)
+    with open(os.path.join(bad, "metrics.csv"), "a") as f:
+        f.write("7,oops\n")
+    one_error(report(bad), 3, "a damaged metrics.csv", [os.path.join(bad, "metrics.csv") + ":7"])
+    need(not [f for f in os.listdir(bad) if f.endswith(".tmp")], "temporary files left")
+    p = bp("report", "--help")
+    ok(p, "report --help")
+    need("RUN_DIR" in p.stdout and "report.html" in p.stdout, "help %r" % p.stdout)
+    p = bp("--help")
+    need(re.search(r"^\s+report\s", p.stdout, re.M), "bptrain --help lists no report")
+
+
+@check
+def c11_sweep_writes_report():
+    d = fresh()
+    cfg = make_config(d)
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts", "sweep.sh")
+    sdir = os.path.join(d, "sw")
+    env = dict(os.environ, BPTRAIN=BPTRAIN, SWEEP_DIR=sdir)
+    p = subprocess.run(["bash", script, cfg, "optimizer.lr=0.003,0.03", "--", "--set", "train.epochs=2"], env=env,
+                       cwd=d, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+    need(p.returncode == 0, "sweep.sh exit %d: %s %s" % (p.returncode, p.stdout, p.stderr))
+    need("report in %s/report.html" % sdir in p.stdout, "sweep.sh does not name its report: %r" % p.stdout)
+    page = read_page(os.path.join(sdir, "report.html"))
+    need(page.source.count('<section class="run"') == 2, "the sweep's report has not both points")
+    need(re.findall(r'<th class="key">([^<]*)</th>', page.source) == ["optimizer.lr"], "keys")
 
 
 def main():
