@@ -263,3 +263,12 @@ void bp_fig_overlay(FILE *f, const struct bp_runview *const *runs, const char *c
 		bp_svg_legend(f, 76 + (i % cols) * 210, ly + 20 * (i / cols), colour(i), dash(i), labels[i]);
 	bp_svg_end(f);
 }
+
+void bp_fig_swatch(FILE *f, int i)
+{
+	fprintf(f, "<svg class=\"swatch\" width=\"30\" height=\"10\" viewBox=\"0 0 30 10\" aria-hidden=\"true\">"
+	           "<line x1=\"2\" y1=\"5\" x2=\"28\" y2=\"5\" stroke=\"%s\" stroke-width=\"2.5\"", colour(i));
+	if (*dash(i))
+		fprintf(f, " stroke-dasharray=\"%s\"", dash(i));
+	fputs("/></svg>", f);
+}

@@ -25,4 +25,8 @@ void bp_fig_confusion(FILE *f, const uint64_t *cm, int k, const char *name);
 void bp_fig_overlay(FILE *f, const struct bp_runview *const *runs, const char *const *labels, int n,
                     bool classification);
 
+/* A short line in the i-th run's colour and dash of bp_fig_overlay, for a
+ * table row. */
+void bp_fig_swatch(FILE *f, int i);
+
 #endif

@@ -24,6 +24,9 @@ static const char page_css[] =
 	".figs{display:flex;flex-wrap:wrap;gap:28px;align-items:flex-start}"
 	"svg{max-width:100%;height:auto}"
 	"tr.top td{font-weight:600}"
+	"table.runs th{font-size:.88em}"
+	"table.runs td.l{white-space:nowrap}"
+	".swatch{vertical-align:middle}"
 	"footer{margin-top:3em;color:#777;font-size:.85em}";
 
 static void esc(FILE *f, const char *s) { bp_svg_escape(f, s); }
@@ -290,7 +293,9 @@ static void runs_table(FILE *f, const struct bp_runview *runs, int n, const int 
 	for (int r = 0; r < n; r++) {
 		int i = order[r];
 		const struct bp_runview *v = &runs[i];
-		fprintf(f, "<tr%s><td>%d</td><td class=\"l\"><a href=\"#run-%d\">", r == 0 ? " class=\"top\"" : "", r + 1, r + 1);
+		fprintf(f, "<tr%s><td>%d</td><td class=\"l\">", r == 0 ? " class=\"top\"" : "", r + 1);
+		bp_fig_swatch(f, r);
+		fprintf(f, " <a href=\"#run-%d\">", r + 1);
 		esc(f, v->label);
 		fputs("</a></td>", f);
 		for (int k = 0; k < d->keys.n; k++) {

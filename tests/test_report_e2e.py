@@ -489,12 +489,12 @@ def c08_report_sweep():
     # The table: the keys that differ, and only those; best first.
     keys = [m for m in re.findall(r'<th class="key">([^<]*)</th>', page.source)]
     need(keys == ["optimizer.lr", "train.epochs"], "differing keys %s" % keys)
-    order = re.findall(r'<td class="l"><a href="#run-\d+">([^<]*)</a></td>', page.source)
+    order = re.findall(r'<td class="l"><svg class="swatch".*?</svg> <a href="#run-\d+">([^<]*)</a></td>', page.source)
     need(sorted(order) == sorted(os.path.basename(r) for r in runs), "table runs %s" % order)
     accs = [summary(os.path.join(d, name))["best_val_accuracy"] for name in order]
     need(accs == sorted(accs, reverse=True), "the table is not sorted by best val accuracy: %s %s" % (order, accs))
     # The overlay: one line per run in each panel, labelled from the differing keys.
-    overlay = page.svgs[0]
+    overlay = [svg for svg in page.svgs if "val_loss" in plots(svg)][0]
     ps = plots(overlay)
     need(sorted(ps) == ["val_accuracy", "val_loss"], "overlay plots %s" % sorted(ps))
     for name, (g, xm, ym) in ps.items():
@@ -504,7 +504,7 @@ def c08_report_sweep():
         need(xm[1] == 5, "the overlay's x axis ends at %g" % xm[1])
     # Then each run's section, in the table's order.
     need(page.source.count('<section class="run"') == 3, "sections")
-    need(len(page.svgs) == 1 + 3 * 3, "%d SVGs" % len(page.svgs))
+    need(len(page.svgs) == 3 + 1 + 3 * 3, "%d SVGs (3 swatches, the overlay, 3 per run)" % len(page.svgs))
     sections = re.findall(r'<section class="run" id="run-(\d+)">\n<h2>\d+\. blobs: ([^<]*)<span class="dir">([^<]*)<', page.source)
     need([os.path.basename(s[2]) for s in sections] == order, "sections %s, table %s" % (sections, order))
 
