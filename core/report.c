@@ -199,8 +199,7 @@ static void summary_table(FILE *f, const struct bp_runview *v)
 	      "<th>seconds</th></tr>\n<tr><td class=\"l\">", f);
 	esc(f, v->has_summary ? s->stopped : "(running or killed)");
 	fputs("</td>", f);
-	double run = v->has_summary ? s->epochs_run : (v->nrows ? v->rows[v->nrows - 1].epoch : 0);
-	fprintf(f, "<td>%.0f of %d</td>", run, v->cfg->train.epochs);
+	fprintf(f, "<td>%.0f of %d</td>", s->epochs_run, v->cfg->train.epochs);
 	num(f, s->best_epoch, "%.0f");
 	num(f, s->best_val_accuracy, "%.4f");
 	num(f, s->best_val_loss, "%.4f");
@@ -309,7 +308,7 @@ static void runs_table(FILE *f, const struct bp_runview *runs, int n, const int 
 		num(f, s->best_val_loss, "%.4f");
 		num(f, s->test_accuracy, "%.4f");
 		num(f, s->best_epoch, "%.0f");
-		num(f, v->has_summary ? s->epochs_run : NAN, "%.0f");
+		num(f, s->epochs_run, "%.0f");
 		num(f, s->seconds, "%.1f");
 		fputs("<td class=\"l\">", f);
 		esc(f, v->has_summary ? s->stopped : "(no summary.json)");

@@ -114,7 +114,22 @@ static int load_summary(struct bp_runview *v, struct bp_err *err)
 	snprintf(path, sizeof path, "%s/summary.json", v->dir);
 	if (!exists(path)) {
 		snprintf(v->no_summary, sizeof v->no_summary,
-		         "no summary.json: the run is still training, or was killed before it ended");
+		         "no summary.json: the run is still training, or was killed before it ended; "
+		         "the numbers above come from metrics.csv");
+		/* What metrics.csv tells: the epochs so far and the best of them. */
+		struct bp_run_summary *sm = &v->summary;
+		sm->epochs_run = v->nrows ? v->rows[v->nrows - 1].epoch : 0;
+		sm->best_epoch = sm->best_val_accuracy = sm->best_val_loss = NAN;
+		sm->test_loss = sm->test_accuracy = sm->seconds = NAN;
+		struct bp_curves c = { .rows = v->rows, .n = v->nrows, .best_metric = v->cfg->output.best_metric };
+		double best;
+		const char *what;
+		int b = bp_curves_best(&c, &best, &what);
+		if (b >= 0) {
+			sm->best_epoch = v->rows[b].epoch;
+			sm->best_val_accuracy = v->rows[b].val_acc;
+			sm->best_val_loss = v->rows[b].val_loss;
+		}
 		return 0;
 	}
 	if (bp_read_file(path, &text, &len, BP_ERR_DATA, err))

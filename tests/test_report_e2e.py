@@ -530,6 +530,13 @@ def c09_report_missing_parts():
         need(any(plots(s).get("loss") for s in page.svgs), "%s: no curves" % run)
     page = read_page(os.path.join(notest, "report.html"))
     need("output.diagnostics off" in page.all_text, "a run without layers.csv does not say why")
+    # Without summary.json the numbers come from metrics.csv: its best epoch, no test numbers.
+    page = read_page(os.path.join(killed, "report.html"))
+    _, rows = read_csv(os.path.join(killed, "metrics.csv"))
+    best = max(rows, key=lambda r: (float(r["val_accuracy"]), -int(r["epoch"])))
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", page.source.split('<table class="summary">')[1].split("</table>")[0])
+    need(cells[1:5] == ["5 of 5", best["epoch"], "%.4f" % float(best["val_accuracy"]), "%.4f" % float(best["val_loss"])]
+         and cells[5] == "\u2014", "the summary of a run without summary.json: %s (best row %s)" % (cells, best))
     # Regression: no matrix, said so.
     with open(os.path.join(d2, "reg.csv"), "w") as f:
         for i in range(100):
