@@ -709,7 +709,7 @@ def c6b_blas_under_rlimit_as():
 
 @check
 def c7_valgrind():
-    """Train 2 epochs + eval (+ resume, predict, info) under valgrind: no errors, no definite/indirect leaks."""
+    """Train 2 epochs + eval (+ resume, predict, info, report) under valgrind: no errors, no definite/indirect leaks."""
     vg = shutil.which("valgrind")
     if not vg:
         raise Skip("valgrind is not installed (scripts/setup.sh valgrind installs it)")
@@ -730,7 +730,8 @@ def c7_valgrind():
                  ["eval", os.path.join(d, "run", "best.ckpt"), "--confusion"],
                  ["train", cfg, "--threads", "1", "--quiet", "--resume", last, "--set", "train.epochs=3"],
                  ["predict", last, os.path.join(d, "in.csv"), "--proba"],
-                 ["info", last, "--format", "json"]):
+                 ["info", last, "--format", "json"],
+                 ["report", os.path.join(d, "run")]):
         t = time.time()
         p = subprocess.run(vgargs + [BPTRAIN] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            env=env, timeout=400)
