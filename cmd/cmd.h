@@ -18,13 +18,14 @@ int cmd_info(int argc, char **argv);
 int cmd_gradcheck(int argc, char **argv);
 int cmd_time(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 struct bp_config;
 /* The run and --check of `bptrain train` (cmd/train_run.c); exit statuses. */
 int bp_train_run(struct bp_config *cfg, const char *resume, bool force, bool quiet, int progress);
 int bp_train_check(struct bp_config *cfg);
 
-/* Prints "bptrain: error: WHERE: MSG" (or without WHERE) and returns the
+/* cmd/errors.c. Prints "bptrain: error: WHERE: MSG" (or without WHERE) and returns the
  * exit status for e->kind. */
 int bp_report(const struct bp_err *e);
 /* A usage error: one line, exit status 2. */

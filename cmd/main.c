@@ -21,6 +21,7 @@ static const struct bp_subcommand subcommands[] = {
 	{ "gradcheck", cmd_gradcheck, "check backprop gradients against finite differences" },
 	{ "time",      cmd_time,      "time training steps per layer: where an epoch goes" },
 	{ "export",    cmd_export,    "write a checkpoint's model as ONNX or safetensors" },
+	{ "report",    cmd_report,    "write an HTML page of a run's or a sweep's curves and diagnostics" },
 };
 #define NSUB (sizeof subcommands / sizeof subcommands[0])
 

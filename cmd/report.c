@@ -1,37 +1,60 @@
-#include "cmd.h"
-
-#include <stdarg.h>
+/* bptrain report RUN_DIR...: one self-contained HTML page about a run or a
+ * sweep of runs (core/report.h). */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "node.h"
+#include "cmd.h"
+#include "report.h"
 
-int bp_report(const struct bp_err *e)
+static void usage(FILE *f)
 {
-	if (e->where[0])
-		fprintf(stderr, "bptrain: error: %s: %s\n", e->where, e->msg);
-	else
-		fprintf(stderr, "bptrain: error: %s\n", e->msg);
-	return e->kind ? (int)e->kind : 1;
+	fprintf(f, "usage: bptrain report RUN_DIR... [--output FILE.html]\n\n"
+	           "Write one self-contained HTML page (inline SVG and CSS; nothing fetched) about\n"
+	           "training runs: for each its summary, learning curves, layer diagnostics and the\n"
+	           "confusion matrix of best.ckpt on its test split; for several runs (a sweep) a\n"
+	           "table sorted by the best metric with the config keys that differ, and their\n"
+	           "validation curves overlaid.\n\n"
+	           "options:\n"
+	           "  -o, --output FILE  write to FILE (default: RUN_DIR/report.html for one run,\n"
+	           "                     ./report.html for several)\n"
+	           "  -h, --help         show this help\n");
 }
 
-int bp_usage_error(const char *cmd, const char *fmt, ...)
+int cmd_report(int argc, char **argv)
 {
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "bptrain: error: %s (see 'bptrain %s --help')\n", msg, cmd);
-	return BP_EXIT_USAGE;
-}
-
-int bp_parse_choice(const char *cmd, const char *opt, const char *arg, const char *const *names)
-{
-	for (int i = 0; names[i]; i++)
-		if (strcmp(arg, names[i]) == 0)
-			return i;
-	char list[256];
-	bp_usage_error(cmd, "'%s' must be %s, got '%s'", opt, bp_join_names(names, list, sizeof list), arg);
-	return -1;
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+	};
+	const char *output = NULL;
+	opterr = 0;
+	optind = 1;
+	for (int c; (c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1;) {
+		switch (c) {
+		case 'o': output = optarg; break;
+		case 'h': usage(stdout); return 0;
+		case ':': return bp_usage_error("report", "option '%s' needs a value", argv[optind - 1]);
+		default: return bp_usage_error("report", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	int n = argc - optind;
+	if (n < 1)
+		return bp_usage_error("report", "missing the run folder: bptrain report RUN_DIR...");
+	char path[4096];
+	if (!output) {
+		const char *dir = argv[optind];
+		size_t len = strlen(dir);
+		while (len > 1 && dir[len - 1] == '/')
+			len--;
+		if (n > 1)
+			output = "report.html";
+		else if (snprintf(path, sizeof path, "%.*s/report.html", (int)len, dir) >= (int)sizeof path)
+			return bp_usage_error("report", "the run folder's path is too long");
+		else
+			output = path;
+	}
+	struct bp_err err = { 0 };
+	if (bp_report_write(output, argv + optind, n, "bptrain " BP_VERSION, &err))
+		return bp_report(&err);
+	return 0;
 }

@@ -361,6 +361,7 @@ static const struct bp_key output_keys[] = {
 	BP_KCUSTOM("dir", resolve_out_dir),
 	BP_KINT("checkpoint_every", output.checkpoint_every, 1, BIG, "1"),
 	BP_KCUSTOM("best_metric", resolve_best),
+	BP_KBOOL("diagnostics", output.diagnostics, "true"),
 	BP_KEND,
 };
 

@@ -78,6 +78,7 @@ struct bp_output_cfg {
 	const char *dir;            /* relative to the working directory */
 	int checkpoint_every;
 	enum bp_metric best_metric;
+	bool diagnostics;           /* layers.csv */
 };
 
 /* Every string (name, data paths, output.dir) points into root and lives

@@ -11,20 +11,21 @@
 static const char header[] = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds\n";
 
 /* The rows of an existing file up to epoch keep, after one header. */
-static int cut_back(const char *path, int keep, struct bp_err *err)
+static int cut_back(const char *path, const char *header, int keep, struct bp_err *err)
 {
+	size_t hlen = strlen(header);
 	char *text;
 	size_t len;
 	if (bp_read_file(path, &text, &len, BP_ERR_RUNTIME, err))
 		return -1;
-	char *out = malloc(len + sizeof header);
+	char *out = malloc(len + hlen + 1);
 	if (!out) {
 		free(text);
 		return bp_fail_oom(err, path, len);
 	}
 	size_t n = 0;
-	memcpy(out, header, sizeof header - 1);
-	n = sizeof header - 1;
+	memcpy(out, header, hlen);
+	n = hlen;
 	for (char *line = text; *line;) {
 		char *nl = strchr(line, '\n');
 		size_t ll = nl ? (size_t)(nl - line) : strlen(line);
@@ -58,12 +59,18 @@ static int append(struct bp_metrics *m, const char *text, struct bp_err *err)
 
 int bp_metrics_open(struct bp_metrics *m, const char *path, int keep, struct bp_err *err)
 {
+	return bp_metrics_open_log(m, path, header, keep, err);
+}
+
+int bp_metrics_open_log(struct bp_metrics *m, const char *path, const char *header, int keep,
+                        struct bp_err *err)
+{
 	snprintf(m->path, sizeof m->path, "%s", path);
 	if (keep >= 0) {
 		FILE *probe = fopen(path, "r");
 		if (probe) {
 			fclose(probe);
-			if (cut_back(path, keep, err))
+			if (cut_back(path, header, keep, err))
 				return -1;
 		} else {
 			keep = -1;
@@ -78,6 +85,11 @@ int bp_metrics_open(struct bp_metrics *m, const char *path, int keep, struct bp_
 		return -1;
 	}
 	return 0;
+}
+
+int bp_metrics_write(struct bp_metrics *m, const char *text, struct bp_err *err)
+{
+	return append(m, text, err);
 }
 
 static void cell(char *buf, size_t size, double v)
@@ -107,5 +119,100 @@ int bp_metrics_close(struct bp_metrics *m, struct bp_err *err)
 	m->f = NULL;
 	if (rc != 0)
 		return bp_fail(err, BP_ERR_RUNTIME, m->path, "cannot write: %s", strerror(errno));
+	return 0;
+}
+
+/* v as the file holds it: through "%.9g" and back. */
+static double as_written(double v)
+{
+	if (isnan(v))
+		return NAN;
+	char buf[32];
+	snprintf(buf, sizeof buf, "%.9g", v);
+	return strtod(buf, NULL);
+}
+
+void bp_metrics_row(const struct bp_epoch_line *e, struct bp_curve_row *row)
+{
+	row->epoch = e->epoch;
+	row->train_loss = as_written(e->train.loss);
+	row->train_acc = as_written(e->train.accuracy);
+	row->val_loss = as_written(e->has_val ? e->val.loss : NAN);
+	row->val_acc = as_written(e->has_val ? e->val.accuracy : NAN);
+	row->lr = as_written(e->lr);
+}
+
+/* One cell: a number, or NaN when empty; false when it is neither. */
+static bool read_cell(const char **p, double *v)
+{
+	const char *s = *p;
+	if (*s == ',' || *s == '\0' || *s == '\r') {
+		*v = NAN;
+	} else {
+		char *end;
+		*v = strtod(s, &end);
+		if (end == s)
+			return false;
+		s = end;
+	}
+	if (*s != ',' && *s != '\0' && *s != '\r')
+		return false;
+	*p = *s == ',' ? s + 1 : s;
+	return true;
+}
+
+int bp_metrics_read(const char *path, struct bp_curve_row **rows, int *n, enum bp_errkind kind,
+                    struct bp_err *err)
+{
+	char *text;
+	size_t len;
+	*rows = NULL;
+	*n = 0;
+	if (bp_read_file(path, &text, &len, kind, err))
+		return -1;
+	size_t cap = 1;
+	for (size_t i = 0; i < len; i++)
+		cap += text[i] == '\n';
+	struct bp_curve_row *r = malloc(cap * sizeof *r);
+	if (!r) {
+		free(text);
+		return bp_fail_oom(err, path, cap * sizeof *r);
+	}
+	int count = 0, line = 0, rc = 0;
+	for (char *s = text, *next; *s && rc == 0; s = next) {
+		char *nl = strchr(s, '\n');
+		next = nl ? nl + 1 : s + strlen(s);
+		if (nl)
+			*nl = '\0';
+		if (++line == 1) {
+			if (strncmp(s, header, strlen("epoch,train_loss")) != 0)
+				rc = bp_fail(err, BP_ERR_DATA, path, "not a metrics.csv: the first line is not its header");
+			continue;
+		}
+		if (!*s || strcmp(s, "\r") == 0)
+			continue;
+		double v[7];
+		const char *p = s;
+		int commas = 0;
+		for (const char *q = s; *q; q++)
+			commas += *q == ',';
+		bool ok = commas == 6;
+		for (int k = 0; k < 7 && ok; k++)
+			ok = read_cell(&p, &v[k]);
+		if (!ok || !(v[0] >= 1 && v[0] <= 1e9 && v[0] == floor(v[0]))) {
+			char where[4200];
+			snprintf(where, sizeof where, "%s:%d", path, line);
+			rc = bp_fail(err, BP_ERR_DATA, where, "not a metrics.csv row: '%.60s'", s);
+			break;
+		}
+		r[count++] = (struct bp_curve_row){ (int)v[0], v[1], v[2], v[3], v[4], v[5] };
+	}
+	free(text);
+	if (rc || count == 0) {
+		free(r);
+		return rc;
+	}
+	*rows = r;
+	*n = count;
 	return 0;
 }

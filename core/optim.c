@@ -131,68 +131,149 @@ double bp_optim_grad_norm(const float *grad, size_t n)
 }
 
 /* The kernels. In each, g = s·grad + wd·p is the clipped, decayed gradient;
- * scalars are float, as PyTorch applies them to float32 tensors. */
+ * scalars are float, as PyTorch applies them to float32 tensors. Each rule
+ * is an inline function of one element (its new p; the state updated
+ * through pointers), so a kernel's plain and watched loops compute the same
+ * bits. */
 
-BP_HOT static void step_sgd(float *restrict p, const float *restrict grad, size_t n, float s, float wd, float lr)
+static inline float sgd_one(float p, float grad, float s, float wd, float lr)
 {
-	for (size_t i = 0; i < n; i++) {
-		float g = s * grad[i] + wd * p[i];
-		p[i] -= lr * g;
-	}
+	float g = s * grad + wd * p;
+	return p - lr * g;
 }
 
-BP_HOT static void step_momentum(float *restrict p, float *restrict b, const float *restrict grad, size_t n,
-                          float s, float wd, float lr, float mu)
+static inline float momentum_one(float p, float *b, float grad, float s, float wd, float lr, float mu)
 {
-	for (size_t i = 0; i < n; i++) {
-		float g = s * grad[i] + wd * p[i];
-		b[i] = mu * b[i] + g;
-		p[i] -= lr * b[i];
-	}
+	float g = s * grad + wd * p;
+	*b = mu * *b + g;
+	return p - lr * *b;
 }
 
-BP_HOT static void step_nesterov(float *restrict p, float *restrict b, const float *restrict grad, size_t n,
-                          float s, float wd, float lr, float mu)
+static inline float nesterov_one(float p, float *b, float grad, float s, float wd, float lr, float mu)
 {
-	for (size_t i = 0; i < n; i++) {
-		float g = s * grad[i] + wd * p[i];
-		b[i] = mu * b[i] + g;
-		p[i] -= lr * (g + mu * b[i]);
-	}
+	float g = s * grad + wd * p;
+	*b = mu * *b + g;
+	return p - lr * (g + mu * *b);
 }
 
 /* step_size = lr·√(1 − β2ᵗ)/(1 − β1ᵗ), eps_hat = eps·√(1 − β2ᵗ); decay = 1 − lr·λ (adamw) or 1. */
-BP_HOT static void step_adam(float *restrict p, float *restrict m, float *restrict v, const float *restrict grad,
-                      size_t n, float s, float wd, float decay, float b1, float omb1, float b2, float omb2,
-                      float step_size, float eps_hat)
+static inline float adam_one(float p, float *m, float *v, float grad, float s, float wd, float decay, float b1,
+                             float omb1, float b2, float omb2, float step_size, float eps_hat)
 {
-	for (size_t i = 0; i < n; i++) {
-		float pi = p[i] * decay;
-		float g = s * grad[i] + wd * pi;
-		m[i] = b1 * m[i] + omb1 * g;
-		v[i] = b2 * v[i] + omb2 * g * g;
-		p[i] = pi - step_size * m[i] / (sqrtf(v[i]) + eps_hat);
+	float pi = p * decay;
+	float g = s * grad + wd * pi;
+	*m = b1 * *m + omb1 * g;
+	*v = b2 * *v + omb2 * g * g;
+	return pi - step_size * *m / (sqrtf(*v) + eps_hat);
+}
+
+static inline float rmsprop_one(float p, float *v, float grad, float s, float wd, float lr, float alpha, float oma,
+                                float eps)
+{
+	float g = s * grad + wd * p;
+	*v = alpha * *v + oma * g * g;
+	return p - lr * g / (sqrtf(*v) + eps);
+}
+
+static inline float adagrad_one(float p, float *v, float grad, float s, float wd, float lr, float eps)
+{
+	float g = s * grad + wd * p;
+	*v += g * g;
+	return p - lr * g / (sqrtf(*v) + eps);
+}
+
+#define LANES 16
+
+static void add_lanes(double *sums, const float *sg, const float *sd, const float *sw)
+{
+	for (int j = 0; j < LANES; j++) {
+		sums[0] += sg[j];
+		sums[1] += sd[j];
+		sums[2] += sw[j];
 	}
+}
+
+/* A kernel's loop over p[0..n): ONE(q) is the rule's new p[q]. With sums
+ * (bp_optim_apply_watched) it also adds Σgrad², Σ(Δp)² and Σp² (p before
+ * the step) to sums[0..2], in LANES float lanes, so that the sums vectorise
+ * along with the step. */
+#define KERNEL_LOOP(ONE)                                                 \
+	do {                                                                 \
+		if (!sums) {                                                     \
+			for (size_t q = 0; q < n; q++)                               \
+				p[q] = ONE(q);                                           \
+			break;                                                       \
+		}                                                                \
+		float sg[LANES] = { 0 }, sd[LANES] = { 0 }, sw[LANES] = { 0 };   \
+		size_t i0 = 0;                                                   \
+		for (; i0 + LANES <= n; i0 += LANES)                             \
+			for (size_t j = 0; j < LANES; j++) {                         \
+				size_t q = i0 + j;                                       \
+				float w = p[q];                                          \
+				p[q] = ONE(q);                                           \
+				float d = p[q] - w;                                      \
+				sg[j] += grad[q] * grad[q];                              \
+				sd[j] += d * d;                                          \
+				sw[j] += w * w;                                          \
+			}                                                            \
+		for (size_t q = i0; q < n; q++) {                                \
+			float w = p[q];                                              \
+			p[q] = ONE(q);                                               \
+			float d = p[q] - w;                                          \
+			sg[0] += grad[q] * grad[q];                                  \
+			sd[0] += d * d;                                              \
+			sw[0] += w * w;                                              \
+		}                                                                \
+		add_lanes(sums, sg, sd, sw);                                     \
+	} while (0)
+
+BP_HOT static void step_sgd(float *restrict p, const float *restrict grad, size_t n, float s, float wd, float lr,
+                            double *sums)
+{
+#define ONE(q) sgd_one(p[q], grad[q], s, wd, lr)
+	KERNEL_LOOP(ONE);
+#undef ONE
+}
+
+BP_HOT static void step_momentum(float *restrict p, float *restrict b, const float *restrict grad, size_t n,
+                                 float s, float wd, float lr, float mu, double *sums)
+{
+#define ONE(q) momentum_one(p[q], &b[q], grad[q], s, wd, lr, mu)
+	KERNEL_LOOP(ONE);
+#undef ONE
+}
+
+BP_HOT static void step_nesterov(float *restrict p, float *restrict b, const float *restrict grad, size_t n,
+                                 float s, float wd, float lr, float mu, double *sums)
+{
+#define ONE(q) nesterov_one(p[q], &b[q], grad[q], s, wd, lr, mu)
+	KERNEL_LOOP(ONE);
+#undef ONE
+}
+
+BP_HOT static void step_adam(float *restrict p, float *restrict m, float *restrict v, const float *restrict grad,
+                             size_t n, float s, float wd, float decay, float b1, float omb1, float b2, float omb2,
+                             float step_size, float eps_hat, double *sums)
+{
+#define ONE(q) adam_one(p[q], &m[q], &v[q], grad[q], s, wd, decay, b1, omb1, b2, omb2, step_size, eps_hat)
+	KERNEL_LOOP(ONE);
+#undef ONE
 }
 
 BP_HOT static void step_rmsprop(float *restrict p, float *restrict v, const float *restrict grad, size_t n,
-                         float s, float wd, float lr, float alpha, float oma, float eps)
+                                float s, float wd, float lr, float alpha, float oma, float eps, double *sums)
 {
-	for (size_t i = 0; i < n; i++) {
-		float g = s * grad[i] + wd * p[i];
-		v[i] = alpha * v[i] + oma * g * g;
-		p[i] -= lr * g / (sqrtf(v[i]) + eps);
-	}
+#define ONE(q) rmsprop_one(p[q], &v[q], grad[q], s, wd, lr, alpha, oma, eps)
+	KERNEL_LOOP(ONE);
+#undef ONE
 }
 
 BP_HOT static void step_adagrad(float *restrict p, float *restrict v, const float *restrict grad, size_t n,
-                         float s, float wd, float lr, float eps)
+                                float s, float wd, float lr, float eps, double *sums)
 {
-	for (size_t i = 0; i < n; i++) {
-		float g = s * grad[i] + wd * p[i];
-		v[i] += g * g;
-		p[i] -= lr * g / (sqrtf(v[i]) + eps);
-	}
+#define ONE(q) adagrad_one(p[q], &v[q], grad[q], s, wd, lr, eps)
+	KERNEL_LOOP(ONE);
+#undef ONE
 }
 
 void bp_optim_begin(struct bp_optim *o, double lr, double grad_norm)
@@ -223,7 +304,8 @@ void bp_optim_begin(struct bp_optim *o, double lr, double grad_norm)
 	}
 }
 
-void bp_optim_apply(struct bp_optim *o, float *param, const float *grad, size_t begin, size_t end)
+void bp_optim_apply_watched(struct bp_optim *o, float *param, const float *grad, size_t begin, size_t end,
+                            double *sums)
 {
 	BP_BUG(begin > end || end > o->n);
 	const struct bp_optim_cfg *c = &o->cfg;
@@ -233,27 +315,32 @@ void bp_optim_apply(struct bp_optim *o, float *param, const float *grad, size_t 
 	const float *g = grad + begin;
 	switch (c->type) {
 	case BP_OPTIM_SGD:
-		step_sgd(p, g, n, k->s, k->wd, k->lr);
+		step_sgd(p, g, n, k->s, k->wd, k->lr, sums);
 		break;
 	case BP_OPTIM_MOMENTUM:
-		step_momentum(p, m, g, n, k->s, k->wd, k->lr, (float)c->momentum);
+		step_momentum(p, m, g, n, k->s, k->wd, k->lr, (float)c->momentum, sums);
 		break;
 	case BP_OPTIM_NESTEROV:
-		step_nesterov(p, m, g, n, k->s, k->wd, k->lr, (float)c->momentum);
+		step_nesterov(p, m, g, n, k->s, k->wd, k->lr, (float)c->momentum, sums);
 		break;
 	case BP_OPTIM_ADAM:
 	case BP_OPTIM_ADAMW:
 		step_adam(p, m, v, g, n, k->s, k->wd, k->decay, (float)c->beta1, (float)(1.0 - c->beta1),
-		          (float)c->beta2, (float)(1.0 - c->beta2), k->step_size, k->eps_hat);
+		          (float)c->beta2, (float)(1.0 - c->beta2), k->step_size, k->eps_hat, sums);
 		break;
 	case BP_OPTIM_RMSPROP:
 		step_rmsprop(p, v, g, n, k->s, k->wd, k->lr, (float)BP_RMSPROP_ALPHA,
-		             (float)(1.0 - BP_RMSPROP_ALPHA), (float)c->eps);
+		             (float)(1.0 - BP_RMSPROP_ALPHA), (float)c->eps, sums);
 		break;
 	case BP_OPTIM_ADAGRAD:
-		step_adagrad(p, v, g, n, k->s, k->wd, k->lr, (float)c->eps);
+		step_adagrad(p, v, g, n, k->s, k->wd, k->lr, (float)c->eps, sums);
 		break;
 	}
+}
+
+void bp_optim_apply(struct bp_optim *o, float *param, const float *grad, size_t begin, size_t end)
+{
+	bp_optim_apply_watched(o, param, grad, begin, end, NULL);
 }
 
 void bp_optim_step(struct bp_optim *o, float *param, const float *grad, size_t n, double lr)

@@ -112,5 +112,9 @@ void bp_optim_step(struct bp_optim *o, float *param, const float *grad, size_t n
  * then apply to slices [begin, end) that together cover [0, n). */
 void bp_optim_begin(struct bp_optim *o, double lr, double grad_norm);
 void bp_optim_apply(struct bp_optim *o, float *param, const float *grad, size_t begin, size_t end);
+/* bp_optim_apply, the same bits, that also adds the slice's Σgrad²,
+ * Σ(Δparam)² and Σparam² (before the step) to sums[0..2] (core/diag.h). */
+void bp_optim_apply_watched(struct bp_optim *o, float *param, const float *grad, size_t begin, size_t end,
+                            double *sums);
 
 #endif

@@ -12,6 +12,7 @@ struct prof_run {
 	struct bp_data data;
 	struct bp_team team;
 	struct bp_optim optim;
+	struct bp_diag diag;      /* output.diagnostics: timed as training runs it */
 	uint32_t *order;
 	double *layer_seconds;    /* member 0's net->prof: forward, backward per layer */
 	struct bp_team_prof parts;
@@ -20,6 +21,7 @@ struct prof_run {
 static void prof_run_release(struct prof_run *r)
 {
 	bp_team_release(&r->team);
+	bp_diag_release(&r->diag);
 	bp_optim_release(&r->optim);
 	bp_data_release(&r->data);
 	free(r->order);
@@ -42,6 +44,11 @@ static int setup(struct prof_run *r, struct bp_config *cfg, struct bp_rng *run_r
 	    || (r->data.has_test && bp_model_check_labels(net, &r->data.test, err))
 	    || bp_optim_init(&r->optim, &cfg->optimizer, net->nparam, err))
 		return -1;
+	if (cfg->output.diagnostics) {
+		if (bp_diag_init(&r->diag, net, r->team.n, err))
+			return -1;
+		r->team.diag = &r->diag;
+	}
 	if (!(r->order = malloc(r->data.ntrain * sizeof *r->order)))
 		return bp_fail_oom(err, "the sample order", r->data.ntrain * sizeof *r->order);
 	size_t nl = (size_t)net->nlayers;

@@ -172,6 +172,8 @@ static void step_member(void *ctx, int tid, int nt)
 		bp_net_forward(net, b->x, m, true);
 		if (pf)
 			mark = seconds_now();   /* the layers timed themselves */
+		if (t->diag)   /* timed with the loss */
+			bp_diag_mark(t->diag, tid, net, m);
 		t->loss[tid] = bp_net_loss(net, &b->t, m) * m;
 		t->correct[tid] = bp_batch_correct(net->loss, bp_net_output(net), &b->t, m, k);
 		if (pf)
@@ -224,7 +226,10 @@ static void step_member(void *ctx, int tid, int nt)
 	}
 	if (pf)
 		lap(&pf->combine, &mark);
-	bp_optim_apply(j->o, t->nets[0]->param, g, plo, phi);
+	if (t->diag)
+		bp_diag_apply(t->diag, tid, j->o, t->nets[0]->param, g, plo, phi);
+	else
+		bp_optim_apply(j->o, t->nets[0]->param, g, plo, phi);
 	if (pf)
 		lap(&pf->optim, &mark);
 }
@@ -250,6 +255,8 @@ double bp_team_step(struct bp_team *t, struct bp_optim *o, const struct bp_datas
 		loss += t->loss[i];
 		*correct += t->correct[i];
 	}
+	if (t->diag && isfinite(loss))
+		bp_diag_step(t->diag);
 	if (t->prof) {
 		t->prof->step += seconds_now() - start;
 		t->prof->steps++;

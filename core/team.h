@@ -9,6 +9,7 @@
 #define BP_TEAM_H
 
 #include "config.h"
+#include "diag.h"
 #include "evaluate.h"
 #include "optim.h"
 #include "pool.h"
@@ -48,6 +49,7 @@ struct bp_team {
 	struct bp_augment_cfg aug;  /* data.augment, applied to training batches */
 	float *aug_tmp;             /* n × a sample: each member's augmentation scratch */
 	struct bp_team_prof *prof;  /* NULL (no clock read), or where the steps' parts add up */
+	struct bp_diag *diag;       /* NULL, or layers.csv's sums over the steps (not owned) */
 };
 
 /* threads: 0 = all cores; at most one member per sample of a batch. */

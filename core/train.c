@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "ckpt.h"
+#include "curves.h"
+#include "diag.h"
 #include "files.h"
 #include "json.h"
 #include "metrics.h"
@@ -28,6 +30,11 @@ struct run {
 	struct bp_net *net;          /* the team's parameters */
 	struct bp_optim optim;
 	struct bp_metrics metrics;
+	struct bp_metrics layers;    /* layers.csv (output.diagnostics) */
+	struct bp_diag diag;
+	struct bp_curve_row *rows;   /* metrics.csv's rows so far, for curves.svg */
+	int nrows, caprows;
+	char curves[4096];
 	struct bp_train_state st;
 	uint32_t *order;
 	char *config_text;
@@ -45,11 +52,14 @@ static void run_release(struct run *r)
 {
 	struct bp_err ignore;
 	bp_metrics_close(&r->metrics, &ignore);
+	bp_metrics_close(&r->layers, &ignore);
+	bp_diag_release(&r->diag);
 	bp_data_release(&r->data);
 	bp_team_release(&r->team);
 	bp_optim_release(&r->optim);
 	free(r->order);
 	free(r->config_text);
+	free(r->rows);
 }
 
 /* The run folder: made if needed, refused if it holds a run, cleared of
@@ -68,7 +78,7 @@ static int prepare_dir(struct run *r, const struct bp_train_opts *opts, struct b
 		               "--force to overwrite it, or choose another output.dir");
 	/* --force: the old run's files go, so none of them outlives the new run. */
 	static const char *const run_files[] = { "metrics.csv", "summary.json", "best.ckpt", "last.ckpt",
-	                                         "config.yaml", NULL };
+	                                         "config.yaml", "curves.svg", "layers.csv", "report.html", NULL };
 	for (int i = 0; opts->force && !opts->resume && run_files[i]; i++) {
 		char path[4096];
 		if (bp_path_join(path, sizeof path, r->dir, run_files[i], err))
@@ -139,6 +149,56 @@ static int write_summary(struct run *r, const struct bp_train_result *res, struc
 	return rc ? -1 : 0;
 }
 
+/* curves.svg from the rows so far. */
+static int draw_curves(struct run *r, struct bp_err *err)
+{
+	struct bp_curves c = {
+		.name = r->cfg->name, .rows = r->rows, .n = r->nrows, .epochs = r->cfg->train.epochs,
+		.best_metric = r->cfg->output.best_metric, .classification = r->cfg->loss != BP_LOSS_MSE,
+	};
+	return bp_curves_write(r->curves, &c, err);
+}
+
+static int add_row(struct run *r, const struct bp_epoch_line *e, struct bp_err *err)
+{
+	if (r->nrows == r->caprows) {
+		int cap = r->caprows ? 2 * r->caprows : 64;
+		struct bp_curve_row *rows = realloc(r->rows, (size_t)cap * sizeof *rows);
+		if (!rows)
+			return bp_fail_oom(err, "the epoch history", (size_t)cap * sizeof *rows);
+		r->rows = rows;
+		r->caprows = cap;
+	}
+	bp_metrics_row(e, &r->rows[r->nrows++]);
+	return 0;
+}
+
+/* The epoch's rows of layers.csv. */
+static int write_layers(struct run *r, int epoch, struct bp_err *err)
+{
+	if (!r->team.diag)
+		return 0;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
+		return bp_fail_oom(err, "layers.csv", 4096);
+	bp_diag_rows(r->team.diag, r->net->param, epoch, f);
+	int rc = fclose(f) != 0 ? bp_fail_oom(err, "layers.csv", len) : bp_metrics_write(&r->layers, text, err);
+	free(text);
+	return rc;
+}
+
+/* The history kept in metrics.csv (on resume), so that curves.svg goes on
+ * from it: rows past the checkpoint's epoch were cut off already. */
+static int load_history(struct run *r, const char *metrics, struct bp_err *err)
+{
+	if (bp_metrics_read(metrics, &r->rows, &r->nrows, BP_ERR_RUNTIME, err))
+		return -1;
+	r->caprows = r->nrows;
+	return 0;
+}
+
 /* Data, net, optimiser, buffers: everything before the first epoch. */
 static int setup(struct run *r, struct bp_err *err)
 {
@@ -158,6 +218,11 @@ static int setup(struct run *r, struct bp_err *err)
 		return -1;
 	if (bp_optim_init(&r->optim, &cfg->optimizer, r->net->nparam, err))
 		return -1;
+	if (cfg->output.diagnostics) {
+		if (bp_diag_init(&r->diag, r->net, r->team.n, err))
+			return -1;
+		r->team.diag = &r->diag;
+	}
 	if (!(r->order = malloc(r->data.ntrain * sizeof *r->order)))
 		return bp_fail_oom(err, "the sample order", r->data.ntrain * sizeof *r->order);
 	if (!(r->config_text = bp_config_text(cfg, &r->config_len, err)))
@@ -259,6 +324,8 @@ static int train_loop(struct run *r, const struct bp_train_opts *opts, struct bp
 	res->stopped = BP_STOP_COMPLETED;
 	for (int epoch = r->st.epoch + 1; epoch <= cfg->train.epochs; epoch++) {
 		double start = now();
+		if (r->team.diag)
+			bp_diag_epoch_begin(r->team.diag);
 		double lr = bp_sched_lr(&cfg->schedule, cfg->optimizer.lr, epoch, cfg->train.epochs);
 		if (r->st.batch == 0) {
 			memcpy(r->order, r->data.train_idx, r->data.ntrain * sizeof *r->order);
@@ -296,7 +363,7 @@ static int train_loop(struct run *r, const struct bp_train_opts *opts, struct bp
 		r->st.batch = 0;
 		e.seconds = now() - start;
 		res->epochs_run = epoch;
-		if (bp_metrics_append(&r->metrics, &e, err))
+		if (bp_metrics_append(&r->metrics, &e, err) || write_layers(r, epoch, err) || add_row(r, &e, err))
 			return -1;
 
 		bool higher;
@@ -323,6 +390,8 @@ static int train_loop(struct run *r, const struct bp_train_opts *opts, struct bp
 		if (epoch % cfg->output.checkpoint_every == 0 || epoch == cfg->train.epochs || stop_early || interrupted)
 			if (save(r, r->last, err))
 				return -1;
+		if (draw_curves(r, err))   /* after the checkpoints: its best mark is best.ckpt's */
+			return -1;
 		if (opts->on_epoch)
 			opts->on_epoch(opts->ctx, &e);
 		if (stop_early || interrupted) {
@@ -371,7 +440,13 @@ int bp_train(struct bp_config *cfg, const struct bp_train_opts *opts, struct bp_
 	if (bp_path_join(path, sizeof path, r.dir, "config.yaml", err)
 	    || bp_write_atomic(path, r.config_text, r.config_len, err)
 	    || bp_path_join(path, sizeof path, r.dir, "metrics.csv", err)
-	    || bp_metrics_open(&r.metrics, path, opts->resume ? r.st.epoch : -1, err))
+	    || bp_metrics_open(&r.metrics, path, opts->resume ? r.st.epoch : -1, err)
+	    || bp_path_join(r.curves, sizeof r.curves, r.dir, "curves.svg", err)
+	    || load_history(&r, path, err))
+		goto out;
+	if (r.team.diag
+	    && (bp_path_join(path, sizeof path, r.dir, "layers.csv", err)
+	        || bp_metrics_open_log(&r.layers, path, bp_diag_header, opts->resume ? r.st.epoch : -1, err)))
 		goto out;
 	rc = train_loop(&r, opts, res, err);
 	struct bp_err later;
@@ -390,6 +465,8 @@ int bp_train(struct bp_config *cfg, const struct bp_train_opts *opts, struct bp_
 		}
 	}
 	if (bp_metrics_close(&r.metrics, rc ? &later : err) && rc == 0)
+		rc = -1;
+	if (bp_metrics_close(&r.layers, rc ? &later : err) && rc == 0)
 		rc = -1;
 out:
 	run_release(&r);

@@ -6,7 +6,8 @@
 #
 # --tests also installs what the test suite runs bptrain against (ONNX's
 # checker and NumPy for Debian's python3, Node.js and the npm package
-# onnxruntime-node); extra arguments are more Debian packages.
+# onnxruntime-node, chromium for the browser test of the pictures); extra
+# arguments are more Debian packages.
 set -eu
 cd "$(dirname "$0")/.."
 tests=0
@@ -20,6 +21,8 @@ PACKAGES="gcc libc6-dev meson ninja-build pkg-config libyaml-dev zlib1g-dev libo
 # for ONNX Runtime (a machine whose Node.js came from elsewhere keeps it).
 if [ "$tests" = 1 ]; then
 	PACKAGES="$PACKAGES python3-onnx python3-numpy"
+	# tests/test_browser.py: headless screenshots of a report and a curves.svg.
+	PACKAGES="$PACKAGES chromium"
 	command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
 fi
 [ $# -gt 0 ] && PACKAGES="$PACKAGES $*"

@@ -5,7 +5,8 @@
 # sweeps/<config name>), named after its values. Points that already
 # finished are skipped, interrupted ones resume from last.ckpt, failed ones
 # are reported and the rest carry on. results.csv gets one row per point,
-# best first (by best_val_accuracy, or best_val_loss when there is none).
+# best first (by best_val_accuracy, or best_val_loss when there is none),
+# and report.html (bptrain report) shows the runs side by side.
 set -u
 usage() { echo "usage: scripts/sweep.sh CONFIG KEY=V1,V2 [KEY=V1,V2]... [-- TRAIN ARGS]" >&2; exit 2; }
 [ $# -ge 2 ] || usage
@@ -85,5 +86,20 @@ done
 		key = (acc != "") ? -acc : ((loss != "") ? loss : 1e300)
 		printf "%.12g\t%s\n", key, $0 }' | sort -g -k1,1 | cut -f2-
 } > "$root/results.csv.tmp" && mv "$root/results.csv.tmp" "$root/results.csv"
-echo "sweep: $((${#points[@]} - failed)) of ${#points[@]} points ok; results in $root/results.csv"
+# report.html: the runs side by side (bptrain report), every point that has a run.
+runs=()
+for p in "${points[@]}"; do
+	dir="$root/$(echo "$p" | tr ' /' ',_')"
+	[ -f "$dir/metrics.csv" ] && [ -f "$dir/config.yaml" ] && runs+=("$dir")
+done
+report=""
+if [ ${#runs[@]} -gt 0 ]; then
+	if "$bptrain" report "${runs[@]}" --output "$root/report.html"; then
+		report="; report in $root/report.html"
+	else
+		echo "sweep: the report could not be written" >&2
+		failed=$((failed + 1))
+	fi
+fi
+echo "sweep: $((${#points[@]} - failed)) of ${#points[@]} points ok; results in $root/results.csv$report"
 [ $failed -eq 0 ]

@@ -283,15 +283,22 @@ def metrics_whole(folder):
 # ---------------------------------------------------------------- checks
 
 def which_file(line):
-    for f in ("last.ckpt", "best.ckpt", "metrics.csv", "config.yaml", "summary.json"):
+    for f in ("last.ckpt", "best.ckpt", "metrics.csv", "config.yaml", "summary.json", "curves.svg", "layers.csv"):
         if f in line:
             return f
     return "?"
 
 
+# The files a run rewrites or appends to as each epoch ends. curves.svg is
+# the largest of them from the first epoch on, so a file-size limit below it
+# stops the run there; which one fails first depends on the limit.
+EPOCH_FILES = ("metrics.csv", "layers.csv", "curves.svg")
+
+
 @check
 def c1_write_failures():
-    """RLIMIT_FSIZE: a checkpoint write and a metrics write fail mid-run."""
+    """RLIMIT_FSIZE: a checkpoint write and a per-epoch write (metrics.csv,
+    layers.csv, curves.svg) fail mid-run."""
     d = fresh("write")
     epochs = 40
     cfg = tiny_csv_config(d, epochs=epochs)
@@ -303,7 +310,8 @@ def c1_write_failures():
     ck = os.path.getsize(os.path.join(base, "last.ckpt"))
     cf = os.path.getsize(os.path.join(base, "config.yaml"))
     ms = os.path.getsize(os.path.join(base, "metrics.csv"))
-    note("sizes: checkpoint %d, config.yaml %d, metrics.csv %d bytes" % (ck, cf, ms))
+    big = max(os.path.getsize(os.path.join(base, f)) for f in os.listdir(base))
+    note("sizes: checkpoint %d, config.yaml %d, metrics.csv %d, largest file %d bytes" % (ck, cf, ms, big))
     need(cf < ck < ms, "test set-up: want config.yaml < checkpoint < metrics.csv to aim the limits")
     failed_files = {}
     half = []   # half-written files: reported at the end, so the other cases still run
@@ -338,10 +346,10 @@ def c1_write_failures():
     need(metrics_epochs(run_dir) == list(range(1, epochs + 1)), "metrics.csv epochs after resume: %s"
          % metrics_epochs(run_dir))
 
-    # B: metrics.csv outgrows the limit mid-run, after some checkpoints were written.
+    # B: a per-epoch file outgrows the limit mid-run, after some checkpoints were written.
     res = run(["train", cfg, "--quiet", "--force"], preexec=limits(fsize=ck + 120))
-    e = after_failure(res, "fresh run with a metrics-sized limit")
-    need(which_file(res.err) == "metrics.csv", "the failure should be the metrics write: %s" % res.err.strip())
+    e = after_failure(res, "fresh run with a limit just above the checkpoint")
+    need(which_file(res.err) in EPOCH_FILES, "the failure should be a per-epoch write: %s" % res.err.strip())
     need(e is not None and 1 <= e < epochs, "last.ckpt after the metrics failure: epoch %s" % e)
     rows = metrics_epochs(run_dir)
     need(rows == list(range(1, e + 1)), "metrics.csv rows %s but last.ckpt is at epoch %d" % (rows, e))
@@ -352,17 +360,17 @@ def c1_write_failures():
 
     # C: a sweep of limits, each a fresh run.
     rr = random.Random(7)
-    lims = sorted({60, cf - 1, cf + 1, ck - 1, ck, ck + 1, ck + 300, ms - 1, ms, ms + 50} |
+    lims = sorted({60, cf - 1, cf + 1, ck - 1, ck, ck + 1, ck + 300, ms - 1, ms, ms + 50, big - 1, big} |
                   {rr.randrange(1, ms + 100) for _ in range(6)})
     for lim in lims:
         res = run(["train", cfg, "--quiet", "--force"], preexec=limits(fsize=lim))
         if res.rc == 0:
-            need(lim >= ms, "limit %d: a run that exceeded the limit exited 0" % lim)
+            need(lim >= big, "limit %d: a run that exceeded the limit exited 0" % lim)
             continue
         e = after_failure(res, "limit %d" % lim)
         note("limit %5d: %s" % (lim, res.err.strip()[:150]))
-    need("metrics.csv" in failed_files and ({"last.ckpt", "best.ckpt"} & set(failed_files)),
-         "wanted both a checkpoint and a metrics write to fail; failed: %s" % sorted(failed_files))
+    need((set(EPOCH_FILES) & set(failed_files)) and ({"last.ckpt", "best.ckpt"} & set(failed_files)),
+         "wanted both a checkpoint and a per-epoch write to fail; failed: %s" % sorted(failed_files))
     need(not half, "%d failed runs left a half-written file (SPEC: never leaves a half-written file "
          "behind); first: %s" % (len(half), half[0]) if half else "")
 
@@ -701,7 +709,7 @@ def c6b_blas_under_rlimit_as():
 
 @check
 def c7_valgrind():
-    """Train 2 epochs + eval (+ resume, predict, info) under valgrind: no errors, no definite/indirect leaks."""
+    """Train 2 epochs + eval (+ resume, predict, info, report) under valgrind: no errors, no definite/indirect leaks."""
     vg = shutil.which("valgrind")
     if not vg:
         raise Skip("valgrind is not installed (scripts/setup.sh valgrind installs it)")
@@ -722,7 +730,8 @@ def c7_valgrind():
                  ["eval", os.path.join(d, "run", "best.ckpt"), "--confusion"],
                  ["train", cfg, "--threads", "1", "--quiet", "--resume", last, "--set", "train.epochs=3"],
                  ["predict", last, os.path.join(d, "in.csv"), "--proba"],
-                 ["info", last, "--format", "json"]):
+                 ["info", last, "--format", "json"],
+                 ["report", os.path.join(d, "run")]):
         t = time.time()
         p = subprocess.run(vgargs + [BPTRAIN] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            env=env, timeout=400)

@@ -568,6 +568,52 @@ static void test_restore_and_determinism(void **state)
 	}
 }
 
+/* The watched step (layers.csv's sums) is the plain step, bit for bit,
+ * over slices of any length and alignment; its sums are Σgrad², Σ(Δp)²
+ * and Σp² before the step. */
+static void test_watched(void **state)
+{
+	(void)state;
+	enum { N = 301 };
+	float a[N], c[N];
+	for (int i = 0; i < N; i++) {
+		a[i] = 0.5f + (float)(i % 7);
+		c[i] = (float)sin(i);
+	}
+	for (int t = 0; bp_optim_names[t]; t++) {
+		struct bp_optim_cfg cfg = cfg_of((enum bp_optim_type)t, 0.01);
+		cfg.weight_decay = 0.001;
+		struct bp_optim x, y;
+		assert_int_equal(bp_optim_init(&x, &cfg, N, NULL), 0);
+		assert_int_equal(bp_optim_init(&y, &cfg, N, NULL), 0);
+		float px[N] = { 0 }, py[N] = { 0 }, g[N], before[N];
+		for (int s = 0; s < 6; s++) {
+			quad_grad(g, px, a, c, N);
+			bp_optim_begin(&x, 0.01, 0);
+			bp_optim_apply(&x, px, g, 0, N);
+			bp_optim_begin(&y, 0.01, 0);
+			memcpy(before, py, sizeof before);
+			/* Slices that start and end anywhere: 0..5, 5..40, 40..300, 300..301. */
+			static const size_t cut[] = { 0, 5, 40, 300, N };
+			double sums[3] = { 0, 0, 0 };
+			for (int k = 0; k < 4; k++)
+				bp_optim_apply_watched(&y, py, g, cut[k], cut[k + 1], sums);
+			assert_memory_equal(px, py, sizeof px);
+			double want[3] = { 0, 0, 0 };
+			for (int i = 0; i < N; i++) {
+				double d = (double)py[i] - before[i];
+				want[0] += (double)g[i] * g[i];
+				want[1] += d * d;
+				want[2] += (double)before[i] * before[i];
+			}
+			for (int k = 0; k < 3; k++)
+				assert_near(sums[k], want[k], 1e-5 * want[k] + 1e-30);
+		}
+		bp_optim_release(&x);
+		bp_optim_release(&y);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -579,6 +625,7 @@ int main(void)
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_names_and_slots),
 		cmocka_unit_test(test_restore_and_determinism),
+		cmocka_unit_test(test_watched),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

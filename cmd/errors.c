@@ -1,0 +1,37 @@
+#include "cmd.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "node.h"
+
+int bp_report(const struct bp_err *e)
+{
+	if (e->where[0])
+		fprintf(stderr, "bptrain: error: %s: %s\n", e->where, e->msg);
+	else
+		fprintf(stderr, "bptrain: error: %s\n", e->msg);
+	return e->kind ? (int)e->kind : 1;
+}
+
+int bp_usage_error(const char *cmd, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "bptrain: error: %s (see 'bptrain %s --help')\n", msg, cmd);
+	return BP_EXIT_USAGE;
+}
+
+int bp_parse_choice(const char *cmd, const char *opt, const char *arg, const char *const *names)
+{
+	for (int i = 0; names[i]; i++)
+		if (strcmp(arg, names[i]) == 0)
+			return i;
+	char list[256];
+	bp_usage_error(cmd, "'%s' must be %s, got '%s'", opt, bp_join_names(names, list, sizeof list), arg);
+	return -1;
+}
