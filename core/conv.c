@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "blas.h"
+#include "conv_avx512.h"
 #include "simd.h"
 
 bool bp_window_init(struct bp_window *g, int c, int h, int w, int kh, int kw, int sh, int sw, bool same)
@@ -373,7 +374,10 @@ BP_HOT void bp_maxpool_forward(float *y, int32_t *arg, const float *x, const str
 {
 	if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->pt == 0 && g->pl == 0
 	    && 2 * g->oh <= g->h && 2 * g->ow <= g->w) {
-		maxpool_2x2(y, arg, x, g, n);
+		if (bp_have_avx512())
+			bp_maxpool_2x2_avx512(y, arg, x, (size_t)n * g->c, g->h, g->w, g->oh, g->ow);
+		else
+			maxpool_2x2(y, arg, x, g, n);
 		return;
 	}
 	size_t hw = (size_t)g->h * g->w;
@@ -433,7 +437,10 @@ BP_HOT void bp_maxpool_backward(float *dx, const float *dy, const int32_t *arg, 
 {
 	if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->pt == 0 && g->pl == 0
 	    && 2 * g->oh <= g->h && 2 * g->ow <= g->w) {
-		maxpool_2x2_backward(dx, dy, arg, g, n);
+		if (bp_have_avx512())
+			bp_maxpool_2x2_backward_avx512(dx, dy, arg, (size_t)n * g->c, g->h, g->w, g->oh, g->ow);
+		else
+			maxpool_2x2_backward(dx, dy, arg, g, n);
 		return;
 	}
 	size_t hw = (size_t)g->h * g->w, ohw = bp_window_out(g);

@@ -1,0 +1,118 @@
+#include "conv_avx512.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define BP_AVX512 1
+#include <immintrin.h>
+#define AVX512 __attribute__((target("avx512f")))
+#endif
+
+#ifdef BP_AVX512
+
+bool bp_have_avx512(void)
+{
+	static int have = -1;
+	if (have < 0) {
+		__builtin_cpu_init();
+		have = __builtin_cpu_supports("avx512f") ? 1 : 0;
+	}
+	return have == 1;
+}
+
+/* The lanes [0, n) of a 16-lane mask, n clamped to [0, 16]. */
+static inline __mmask16 lanes(int n)
+{
+	return n <= 0 ? 0 : n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1);
+}
+
+/* One pair of input rows, r0 and r0 + w, 32 columns (16 windows) at a
+ * time: the vertical max of each column (r0 kept on ties), then of each
+ * pair of columns, keeping the smaller plane index on ties. */
+AVX512 void bp_maxpool_2x2_avx512(float *y, int32_t *arg, const float *x, size_t planes, int h, int w, int oh,
+                                  int ow)
+{
+	const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+	const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+	const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+	const __m512i vw = _mm512_set1_epi32(w), v16 = _mm512_set1_epi32(16);
+	size_t hw = (size_t)h * w;
+	for (size_t pl = 0; pl < planes; pl++) {
+		const float *plane = x + pl * hw;
+		for (int oy = 0; oy < oh; oy++, y += ow, arg += ow) {
+			const float *r0 = plane + (size_t)(2 * oy) * w, *r1 = r0 + w;
+			for (int x0 = 0; x0 < 2 * ow; x0 += 32) {
+				int nin = 2 * ow - x0;
+				__mmask16 lo = lanes(nin), hi = lanes(nin - 16);
+				__m512 a0 = _mm512_maskz_loadu_ps(lo, r0 + x0), a1 = _mm512_maskz_loadu_ps(hi, r0 + x0 + 16);
+				__m512 b0 = _mm512_maskz_loadu_ps(lo, r1 + x0), b1 = _mm512_maskz_loadu_ps(hi, r1 + x0 + 16);
+				__m512i i0 = _mm512_add_epi32(_mm512_set1_epi32(2 * oy * w + x0), iota);
+				__m512i i1 = _mm512_add_epi32(i0, v16);
+				__mmask16 k0 = _mm512_cmp_ps_mask(b0, a0, _CMP_GT_OQ), k1 = _mm512_cmp_ps_mask(b1, a1, _CMP_GT_OQ);
+				__m512 m0 = _mm512_mask_blend_ps(k0, a0, b0), m1 = _mm512_mask_blend_ps(k1, a1, b1);
+				i0 = _mm512_mask_add_epi32(i0, k0, i0, vw);
+				i1 = _mm512_mask_add_epi32(i1, k1, i1, vw);
+				__m512 ve = _mm512_permutex2var_ps(m0, even, m1), vo = _mm512_permutex2var_ps(m0, odd, m1);
+				__m512i ie = _mm512_permutex2var_epi32(i0, even, i1), io = _mm512_permutex2var_epi32(i0, odd, i1);
+				__mmask16 pick = _mm512_cmp_ps_mask(vo, ve, _CMP_GT_OQ)
+				                 | (_mm512_cmp_ps_mask(vo, ve, _CMP_EQ_OQ) & _mm512_cmplt_epi32_mask(io, ie));
+				__mmask16 out = lanes(nin / 2);
+				_mm512_mask_storeu_ps(y + x0 / 2, out, _mm512_mask_blend_ps(pick, ve, vo));
+				_mm512_mask_storeu_epi32(arg + x0 / 2, out, _mm512_mask_blend_epi32(pick, ie, io));
+			}
+		}
+	}
+}
+
+/* Each window's dy spread to its four pixels (two of each row), kept
+ * where the pixel is the arg-max. */
+AVX512 void bp_maxpool_2x2_backward_avx512(float *dx, const float *dy, const int32_t *arg, size_t planes, int h,
+                                           int w, int oh, int ow)
+{
+	const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+	const __m512i dup0 = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+	const __m512i dup1 = _mm512_add_epi32(dup0, _mm512_set1_epi32(8));
+	const __m512i vw = _mm512_set1_epi32(w), v16 = _mm512_set1_epi32(16);
+	size_t hw = (size_t)h * w;
+	for (size_t pl = 0; pl < planes; pl++) {
+		float *plane = dx + pl * hw;
+		for (int oy = 0; oy < oh; oy++, dy += ow, arg += ow) {
+			float *r0 = plane + (size_t)(2 * oy) * w, *r1 = r0 + w;
+			for (int x0 = 0; x0 < 2 * ow; x0 += 32) {
+				int nin = 2 * ow - x0;
+				__mmask16 lo = lanes(nin), hi = lanes(nin - 16), in = lanes(nin / 2);
+				__m512 d = _mm512_maskz_loadu_ps(in, dy + x0 / 2);
+				__m512i a = _mm512_maskz_loadu_epi32(in, arg + x0 / 2);
+				__m512 d0 = _mm512_permutexvar_ps(dup0, d), d1 = _mm512_permutexvar_ps(dup1, d);
+				__m512i a0 = _mm512_permutexvar_epi32(dup0, a), a1 = _mm512_permutexvar_epi32(dup1, a);
+				__m512i p0 = _mm512_add_epi32(_mm512_set1_epi32(2 * oy * w + x0), iota);
+				__m512i p1 = _mm512_add_epi32(p0, v16);
+				_mm512_mask_storeu_ps(r0 + x0, lo, _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(a0, p0), d0));
+				_mm512_mask_storeu_ps(r0 + x0 + 16, hi, _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(a1, p1), d1));
+				p0 = _mm512_add_epi32(p0, vw);
+				p1 = _mm512_add_epi32(p1, vw);
+				_mm512_mask_storeu_ps(r1 + x0, lo, _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(a0, p0), d0));
+				_mm512_mask_storeu_ps(r1 + x0 + 16, hi, _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(a1, p1), d1));
+			}
+			for (int c = 2 * ow; c < w; c++)   /* an odd width's last column */
+				r0[c] = r1[c] = 0.0f;
+		}
+		for (size_t p = (size_t)(2 * oh) * w; p < hw; p++)   /* an odd height's last row */
+			plane[p] = 0.0f;
+	}
+}
+
+#else
+
+bool bp_have_avx512(void) { return false; }
+
+void bp_maxpool_2x2_avx512(float *y, int32_t *arg, const float *x, size_t planes, int h, int w, int oh, int ow)
+{
+	(void)y, (void)arg, (void)x, (void)planes, (void)h, (void)w, (void)oh, (void)ow;
+}
+
+void bp_maxpool_2x2_backward_avx512(float *dx, const float *dy, const int32_t *arg, size_t planes, int h, int w,
+                                    int oh, int ow)
+{
+	(void)dx, (void)dy, (void)arg, (void)planes, (void)h, (void)w, (void)oh, (void)ow;
+}
+
+#endif

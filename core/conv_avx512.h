@@ -1,0 +1,23 @@
+/* AVX-512 versions of the hottest convolution kernels (core/conv.c calls
+ * them when the CPU has AVX-512F; the portable C is used otherwise). They
+ * give the same results as the C versions they replace: the same max and
+ * arg-max (first in row-major order on ties) for pooling. */
+#ifndef BP_CONV_AVX512_H
+#define BP_CONV_AVX512_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* True when this build has the kernels and the CPU (and OS) run them. */
+bool bp_have_avx512(void);
+
+/* 2×2 max pooling, stride 2, no padding, over `planes` (H, W) planes
+ * into (OH, OW) ones, 2·OH ≤ H and 2·OW ≤ W; arg as bp_maxpool_forward. */
+void bp_maxpool_2x2_avx512(float *y, int32_t *arg, const float *x, size_t planes, int h, int w, int oh, int ow);
+/* Its backward: dx overwritten, each pixel with its window's dy when it
+ * is the arg-max, else 0 (rows and columns outside every window too). */
+void bp_maxpool_2x2_backward_avx512(float *dx, const float *dy, const int32_t *arg, size_t planes, int h, int w,
+                                    int oh, int ow);
+
+#endif
