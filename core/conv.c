@@ -80,6 +80,10 @@ BP_HOT static void im2col_shifted(float *restrict col, const float *restrict x, 
 
 BP_HOT void bp_im2col(float *restrict col, const float *restrict x, const struct bp_window *g, int n)
 {
+	if (g->sh == 1 && g->sw == 1 && bp_have_avx512()) {
+		bp_im2col_s1_avx512(col, x, g, n);
+		return;
+	}
 	if (g->sh == 1 && g->sw == 1 && g->ow == g->w) {
 		im2col_shifted(col, x, g, n);
 		return;
@@ -159,6 +163,10 @@ BP_HOT static void col2im_shifted(float *restrict dx, float *restrict dcol, cons
 
 BP_HOT void bp_col2im(float *restrict dx, float *restrict dcol, const struct bp_window *g, int n)
 {
+	if (g->sh == 1 && g->sw == 1 && bp_have_avx512()) {
+		bp_col2im_s1_avx512(dx, dcol, g, n);
+		return;
+	}
 	if (g->sh == 1 && g->sw == 1 && g->ow == g->w) {
 		col2im_shifted(dx, dcol, g, n);
 		return;

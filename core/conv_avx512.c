@@ -1,5 +1,9 @@
 #include "conv_avx512.h"
 
+#include <string.h>
+
+#include "conv.h"
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #define BP_AVX512 1
 #include <immintrin.h>
@@ -100,6 +104,74 @@ AVX512 void bp_maxpool_2x2_backward_avx512(float *dx, const float *dy, const int
 	}
 }
 
+/* The lanes t of a 16-column chunk starting at column c0 for which
+ * lo ≤ c0 + t < hi. */
+static inline __mmask16 span(int c0, int lo, int hi)
+{
+	return (__mmask16)(lanes(hi - c0) & ~lanes(lo - c0));
+}
+
+AVX512 void bp_im2col_s1_avx512(float *col, const float *x, const struct bp_window *g, int n)
+{
+	const int w = g->w, ow = g->ow, oh = g->oh;
+	size_t ohw = (size_t)oh * ow, len = ohw * (size_t)n, hw = (size_t)g->h * w;
+	const __m512 zero = _mm512_setzero_ps();
+	for (int c = 0; c < g->c; c++)
+		for (int i = 0; i < g->kh; i++)
+			for (int j = 0; j < g->kw; j++) {
+				float *row = col + ((size_t)(c * g->kh + i) * g->kw + j) * len;
+				int off = j - g->pl, lo = -off, hi = w - off;   /* output columns [lo, hi) read the input */
+				for (int s = 0; s < n; s++) {
+					const float *plane = x + ((size_t)s * g->c + c) * hw;
+					float *dst = row + (size_t)s * ohw;
+					for (int oy = 0; oy < oh; oy++, dst += ow) {
+						int iy = oy * g->sh + i - g->pt;
+						if (iy < 0 || iy >= g->h) {
+							for (int o0 = 0; o0 < ow; o0 += 16)
+								_mm512_mask_storeu_ps(dst + o0, lanes(ow - o0), zero);
+							continue;
+						}
+						/* lane t of chunk o0 reads input column o0 + t + off (masked off outside) */
+						const float *src = plane + (size_t)iy * w;
+						for (int o0 = 0; o0 < ow; o0 += 16) {
+							__mmask16 m = span(o0, lo, hi);
+							__m512 v = _mm512_maskz_loadu_ps(m, (const char *)src + (ptrdiff_t)(o0 + off) * 4);
+							_mm512_mask_storeu_ps(dst + o0, lanes(ow - o0), v);
+						}
+					}
+				}
+			}
+}
+
+AVX512 void bp_col2im_s1_avx512(float *dx, const float *dcol, const struct bp_window *g, int n)
+{
+	const int w = g->w, ow = g->ow, oh = g->oh, kh = g->kh, kw = g->kw;
+	size_t ohw = (size_t)oh * ow, len = ohw * (size_t)n, hw = (size_t)g->h * w;
+	for (int s = 0; s < n; s++)
+		for (int c = 0; c < g->c; c++) {
+			float *plane = dx + ((size_t)s * g->c + c) * hw;
+			const float *taps = dcol + (size_t)c * kh * kw * len + (size_t)s * ohw;
+			for (int iy = 0; iy < g->h; iy++)
+				for (int x0 = 0; x0 < w; x0 += 16) {
+					__m512 acc = _mm512_setzero_ps();
+					for (int i = 0; i < kh; i++) {
+						int oy = iy + g->pt - i;
+						if (oy < 0 || oy >= oh)
+							continue;
+						for (int j = 0; j < kw; j++) {
+							/* lane t (input column x0 + t) gets output column x0 + t + pl − j */
+							int shift = g->pl - j;
+							__mmask16 m = span(x0, -shift, ow - shift) & lanes(w - x0);
+							const float *v = taps + (size_t)(i * kw + j) * len + (size_t)oy * ow;
+							acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(
+							                             m, (const char *)v + (ptrdiff_t)(x0 + shift) * 4));
+						}
+					}
+					_mm512_mask_storeu_ps(plane + (size_t)iy * w + x0, lanes(w - x0), acc);
+				}
+		}
+}
+
 #else
 
 bool bp_have_avx512(void) { return false; }
@@ -113,6 +185,16 @@ void bp_maxpool_2x2_backward_avx512(float *dx, const float *dy, const int32_t *a
                                     int oh, int ow)
 {
 	(void)dx, (void)dy, (void)arg, (void)planes, (void)h, (void)w, (void)oh, (void)ow;
+}
+
+void bp_im2col_s1_avx512(float *col, const float *x, const struct bp_window *g, int n)
+{
+	(void)col, (void)x, (void)g, (void)n;
+}
+
+void bp_col2im_s1_avx512(float *dx, const float *dcol, const struct bp_window *g, int n)
+{
+	(void)dx, (void)dcol, (void)g, (void)n;
 }
 
 #endif

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct bp_window;
+
 /* True when this build has the kernels and the CPU (and OS) run them. */
 bool bp_have_avx512(void);
 
@@ -19,5 +21,13 @@ void bp_maxpool_2x2_avx512(float *y, int32_t *arg, const float *x, size_t planes
  * is the arg-max, else 0 (rows and columns outside every window too). */
 void bp_maxpool_2x2_backward_avx512(float *dx, const float *dy, const int32_t *arg, size_t planes, int h, int w,
                                     int oh, int ow);
+
+/* bp_im2col for windows of stride 1 (any padding), each output row one
+ * masked load and store per 16 columns. */
+void bp_im2col_s1_avx512(float *col, const float *x, const struct bp_window *g, int n);
+/* bp_col2im for stride 1: each input row's sum over the taps that read it
+ * is built in registers, in the taps' order (the C version's sums, bit
+ * for bit), and stored once; dcol is only read. */
+void bp_col2im_s1_avx512(float *dx, const float *dcol, const struct bp_window *g, int n);
 
 #endif
