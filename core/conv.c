@@ -247,9 +247,20 @@ static void bias_act(float *restrict plane, size_t ohw, float bias, enum bp_act 
 		bp_act_forward(act, plane, NULL, 1, (int)ohw);
 }
 
+/* The direct forward kernel (no im2col) serves convolutions of stride 1
+ * with few taps on AVX-512; their backward rebuilds every block's im2col. */
+static bool direct(const struct bp_window *g)
+{
+	return g->sh == 1 && g->sw == 1 && g->c * g->kh * g->kw <= BP_CONV_DIRECT_K && bp_have_avx512();
+}
+
 BP_HOT void bp_conv_forward(float *y, float *work, const float *x, const float *w, const float *b, enum bp_act act,
                             const struct bp_window *g, int f, int n)
 {
+	if (direct(g)) {
+		bp_conv_direct_forward_avx512(y, x, w, b, act, g, f, n);
+		return;
+	}
 	int k = g->c * g->kh * g->kw, bs = block_samples(g, n);
 	size_t ohw = bp_window_out(g), in = (size_t)g->c * g->h * g->w;
 	float *col = work, *ycol = work + (size_t)k * bs * ohw;
@@ -310,7 +321,7 @@ BP_HOT void bp_conv_backward(float *dx, float *dw, float *db, float *work, float
 		int m = n - s0 < bs ? n - s0 : bs;
 		size_t len = (size_t)m * ohw;
 		float *dyb = dy + (size_t)s0 * f * ohw, beta = s0 == last ? 0.0f : 1.0f;
-		if (s0 != last)
+		if (s0 != last || direct(g))   /* the direct forward left no im2col */
 			bp_im2col(col, x + (size_t)s0 * in, g, m);
 		if (per_sample(g)) {
 			for (int s = 0; s < m; s++)

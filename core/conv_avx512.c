@@ -172,6 +172,74 @@ AVX512 void bp_col2im_s1_avx512(float *dx, const float *dcol, const struct bp_wi
 		}
 }
 
+/* The K tap vectors of output row oy, columns [o0, o0 + 16): lane t of
+ * tap (c, i, j) holds x[c][oy·sh + i − pt][o0 + t + j − pl], 0 outside. */
+#define INLINE inline __attribute__((always_inline))
+static INLINE AVX512 void load_taps(__m512 *t, const float *x, const struct bp_window *g, int nc, int kh, int kw,
+                                    int oy, int o0)
+{
+	size_t hw = (size_t)g->h * g->w;
+	int k = 0;
+	for (int c = 0; c < nc; c++)
+		for (int i = 0; i < kh; i++) {
+			int iy = oy * g->sh + i - g->pt;
+			for (int j = 0; j < kw; j++, k++) {
+				int off = j - g->pl;
+				if (iy < 0 || iy >= g->h) {
+					t[k] = _mm512_setzero_ps();
+					continue;
+				}
+				const char *src = (const char *)(x + c * hw + (size_t)iy * g->w);
+				t[k] = _mm512_maskz_loadu_ps(span(o0, -off, g->w - off) & lanes(g->ow - o0),
+				                             src + (ptrdiff_t)(o0 + off) * 4);
+			}
+		}
+}
+
+static INLINE AVX512 void direct_forward(float *y, const float *x, const float *w, const float *b, enum bp_act act,
+                                         const struct bp_window *g, int f, int n, int nc, int kh, int kw)
+{
+	const int k = nc * kh * kw, ow = g->ow;
+	size_t ohw = (size_t)g->oh * ow, in = (size_t)g->c * g->h * g->w;
+	const bool relu = act == BP_ACT_RELU;
+	const __m512 zero = _mm512_setzero_ps();
+	__m512 t[BP_CONV_DIRECT_K];
+	for (int s = 0; s < n; s++) {
+		const float *xs = x + (size_t)s * in;
+		float *ys = y + (size_t)s * f * ohw;
+		for (int oy = 0; oy < g->oh; oy++)
+			for (int o0 = 0; o0 < ow; o0 += 16) {
+				load_taps(t, xs, g, nc, kh, kw, oy, o0);
+				__mmask16 out = lanes(ow - o0);
+				float *dst = ys + (size_t)oy * ow + o0;
+				for (int o = 0; o < f; o++, dst += ohw) {
+					const float *wo = w + (size_t)o * k;
+					__m512 acc = _mm512_mul_ps(_mm512_set1_ps(wo[0]), t[0]);
+					for (int q = 1; q < k; q++)
+						acc = _mm512_fmadd_ps(_mm512_set1_ps(wo[q]), t[q], acc);
+					if (b)
+						acc = _mm512_add_ps(acc, _mm512_set1_ps(b[o]));
+					if (relu)
+						acc = _mm512_max_ps(acc, zero);   /* NaN → 0, as bp_act_forward */
+					_mm512_mask_storeu_ps(dst, out, acc);
+				}
+			}
+		if (act != BP_ACT_LINEAR && !relu)
+			bp_act_forward(act, ys, NULL, f, (int)ohw);
+	}
+}
+
+/* The kernel unrolled for one channel and 3×3 (a first layer on
+ * grey-scale images), else with the loop bounds at run time. */
+AVX512 void bp_conv_direct_forward_avx512(float *y, const float *x, const float *w, const float *b, enum bp_act act,
+                                          const struct bp_window *g, int f, int n)
+{
+	if (g->c == 1 && g->kh == 3 && g->kw == 3)
+		direct_forward(y, x, w, b, act, g, f, n, 1, 3, 3);
+	else
+		direct_forward(y, x, w, b, act, g, f, n, g->c, g->kh, g->kw);
+}
+
 #else
 
 bool bp_have_avx512(void) { return false; }
@@ -195,6 +263,12 @@ void bp_im2col_s1_avx512(float *col, const float *x, const struct bp_window *g, 
 void bp_col2im_s1_avx512(float *dx, const float *dcol, const struct bp_window *g, int n)
 {
 	(void)dx, (void)dcol, (void)g, (void)n;
+}
+
+void bp_conv_direct_forward_avx512(float *y, const float *x, const float *w, const float *b, enum bp_act act,
+                                   const struct bp_window *g, int f, int n)
+{
+	(void)y, (void)x, (void)w, (void)b, (void)act, (void)g, (void)f, (void)n;
 }
 
 #endif

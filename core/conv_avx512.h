@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "act.h"
+
 struct bp_window;
 
 /* True when this build has the kernels and the CPU (and OS) run them. */
@@ -30,4 +32,14 @@ void bp_im2col_s1_avx512(float *col, const float *x, const struct bp_window *g, 
  * for bit), and stored once; dcol is only read. */
 void bp_col2im_s1_avx512(float *dx, const float *dcol, const struct bp_window *g, int n);
 
+/* Direct forward convolution for stride 1 and at most BP_CONV_DIRECT_K =
+ * C·kh·kw taps (a first layer on one or three channels), no im2col: per
+ * 16 output columns the taps are loaded once and every filter is an FMA
+ * chain over them, in tap order. (A direct dW kernel measured no faster
+ * than im2col + GEMM: both are bound by reading dy and y.) */
+#define BP_CONV_DIRECT_K 27
+/* y (n, F, OH, OW) = act(W ⊛ x + b): bias added after the taps' sum, relu
+ * in registers; any other act applied after, plane by plane. */
+void bp_conv_direct_forward_avx512(float *y, const float *x, const float *w, const float *b, enum bp_act act,
+                                   const struct bp_window *g, int f, int n);
 #endif
