@@ -300,18 +300,8 @@ BP_HOT void bp_conv_backward(float *dx, float *dw, float *db, float *work, float
 	int k = g->c * g->kh * g->kw, bs = block_samples(g, n);
 	size_t ohw = bp_window_out(g), in = (size_t)g->c * g->h * g->w;
 	float *col = work, *dycol = work + (size_t)k * bs * ohw;
-	/* The activation's derivative and the bias gradient, plane by plane
-	 * in one pass. */
 	for (int o = 0; db && o < f; o++)
 		db[o] = 0.0f;
-	for (int s = 0; s < n; s++)
-		for (int o = 0; o < f; o++) {
-			size_t at = ((size_t)s * f + o) * ohw;
-			if (act != BP_ACT_LINEAR)
-				bp_act_backward(act, dy + at, y + at, 1, (int)ohw);
-			if (db)
-				db[o] += row_sum(dy + at, ohw);
-		}
 	if (n == 0)
 		memset(dw, 0, (size_t)f * k * sizeof *dw);
 	/* Blocks last to first: the forward left the last block's im2col in
@@ -323,6 +313,15 @@ BP_HOT void bp_conv_backward(float *dx, float *dw, float *db, float *work, float
 		float *dyb = dy + (size_t)s0 * f * ohw, beta = s0 == last ? 0.0f : 1.0f;
 		if (s0 != last || direct(g))   /* the direct forward left no im2col */
 			bp_im2col(col, x + (size_t)s0 * in, g, m);
+		/* The activation's derivative and the bias gradient over the
+		 * block's planes, each while it is in cache for the GEMMs. */
+		for (size_t pl = 0; pl < (size_t)m * f; pl++) {
+			float *plane = dyb + pl * ohw;
+			if (act != BP_ACT_LINEAR)
+				bp_act_backward(act, plane, y + (size_t)s0 * f * ohw + pl * ohw, 1, (int)ohw);
+			if (db)
+				db[pl % (size_t)f] += row_sum(plane, ohw);
+		}
 		if (per_sample(g)) {
 			for (int s = 0; s < m; s++)
 				bp_sgemm(false, true, f, k, (int)ohw, 1.0f, dyb + (size_t)s * f * ohw, (int)ohw,
