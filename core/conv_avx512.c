@@ -121,6 +121,25 @@ AVX512 void bp_im2col_s1_avx512(float *col, const float *x, const struct bp_wind
 			for (int j = 0; j < g->kw; j++) {
 				float *row = col + ((size_t)(c * g->kh + i) * g->kw + j) * len;
 				int off = j - g->pl, lo = -off, hi = w - off;   /* output columns [lo, hi) read the input */
+				if (ow <= 16) {   /* one chunk a row: its masks and in-bounds rows [y0, y1) hoisted */
+					int y0 = g->pt - i > 0 ? g->pt - i : 0, y1 = g->h + g->pt - i < oh ? g->h + g->pt - i : oh;
+					if (y1 < y0)
+						y1 = y0;
+					__mmask16 m = span(0, lo, hi), out = lanes(ow);
+					for (int s = 0; s < n; s++) {
+						const char *src = (const char *)(x + ((size_t)s * g->c + c) * hw)
+						                  + ((ptrdiff_t)(y0 + i - g->pt) * w + off) * 4;
+						float *dst = row + (size_t)s * ohw;
+						int oy = 0;
+						for (; oy < y0; oy++)
+							_mm512_mask_storeu_ps(dst + (size_t)oy * ow, out, zero);
+						for (; oy < y1; oy++, src += (size_t)w * 4)
+							_mm512_mask_storeu_ps(dst + (size_t)oy * ow, out, _mm512_maskz_loadu_ps(m, src));
+						for (; oy < oh; oy++)
+							_mm512_mask_storeu_ps(dst + (size_t)oy * ow, out, zero);
+					}
+					continue;
+				}
 				for (int s = 0; s < n; s++) {
 					const float *plane = x + ((size_t)s * g->c + c) * hw;
 					float *dst = row + (size_t)s * ohw;
