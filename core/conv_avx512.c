@@ -162,10 +162,50 @@ AVX512 void bp_im2col_s1_avx512(float *col, const float *x, const struct bp_wind
 			}
 }
 
+#define INLINE inline __attribute__((always_inline))
+
+/* col2im for input rows of at most 16 and kw ≤ 16: one vector a row, the
+ * taps' masks hoisted; inlined with kh = kw = 3 for the usual kernel. */
+static INLINE AVX512 void col2im_row16(float *dx, const float *dcol, const struct bp_window *g, int n, int kh,
+                                       int kw)
+{
+	const int w = g->w, ow = g->ow, oh = g->oh;
+	size_t ohw = (size_t)oh * ow, len = ohw * (size_t)n, hw = (size_t)g->h * w;
+	__mmask16 mj[16], out = lanes(w);
+	for (int j = 0; j < kw; j++)   /* lane t (input column t) gets output column t + pl − j */
+		mj[j] = span(0, j - g->pl, ow + j - g->pl) & out;
+	for (int s = 0; s < n; s++)
+		for (int c = 0; c < g->c; c++) {
+			float *plane = dx + ((size_t)s * g->c + c) * hw;
+			const char *taps = (const char *)(dcol + (size_t)c * kh * kw * len + (size_t)s * ohw);
+			for (int iy = 0; iy < g->h; iy++) {
+				__m512 acc = _mm512_setzero_ps();
+				for (int i = 0; i < kh; i++) {
+					int oy = iy + g->pt - i;
+					if (oy < 0 || oy >= oh)
+						continue;
+					for (int j = 0; j < kw; j++)
+						acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(
+						                             mj[j], taps + ((ptrdiff_t)((size_t)(i * kw + j) * len)
+						                                            + (ptrdiff_t)oy * ow + g->pl - j) * 4));
+				}
+				_mm512_mask_storeu_ps(plane + (size_t)iy * w, out, acc);
+			}
+		}
+}
+
 AVX512 void bp_col2im_s1_avx512(float *dx, const float *dcol, const struct bp_window *g, int n)
 {
 	const int w = g->w, ow = g->ow, oh = g->oh, kh = g->kh, kw = g->kw;
 	size_t ohw = (size_t)oh * ow, len = ohw * (size_t)n, hw = (size_t)g->h * w;
+	if (w <= 16 && kh == 3 && kw == 3) {
+		col2im_row16(dx, dcol, g, n, 3, 3);
+		return;
+	}
+	if (w <= 16 && kw <= 16) {
+		col2im_row16(dx, dcol, g, n, kh, kw);
+		return;
+	}
 	for (int s = 0; s < n; s++)
 		for (int c = 0; c < g->c; c++) {
 			float *plane = dx + ((size_t)s * g->c + c) * hw;
@@ -193,7 +233,6 @@ AVX512 void bp_col2im_s1_avx512(float *dx, const float *dcol, const struct bp_wi
 
 /* The K tap vectors of output row oy, columns [o0, o0 + 16): lane t of
  * tap (c, i, j) holds x[c][oy·sh + i − pt][o0 + t + j − pl], 0 outside. */
-#define INLINE inline __attribute__((always_inline))
 static INLINE AVX512 void load_taps(__m512 *t, const float *x, const struct bp_window *g, int nc, int kh, int kw,
                                     int oy, int o0)
 {
