@@ -111,6 +111,44 @@ static inline __mmask16 span(int c0, int lo, int hi)
 	return (__mmask16)(lanes(hi - c0) & ~lanes(lo - c0));
 }
 
+#define INLINE inline __attribute__((always_inline))
+
+/* im2col's row of tap (c, i, j) for output rows of nch ≤ 4 chunks, stride
+ * 1: the chunks' masks and the in-bounds rows [y0, y1) hoisted out of the
+ * sample loop; inlined with nch = 1 for rows of at most 16. */
+static INLINE AVX512 void im2col_tap(float *row, const float *x, const struct bp_window *g, int n, int c, int i,
+                                     int j, int nch)
+{
+	const int w = g->w, ow = g->ow, oh = g->oh;
+	size_t ohw = (size_t)oh * ow, hw = (size_t)g->h * w;
+	const __m512 zero = _mm512_setzero_ps();
+	int off = j - g->pl;
+	int y0 = g->pt - i > 0 ? g->pt - i : 0, y1 = g->h + g->pt - i < oh ? g->h + g->pt - i : oh;
+	if (y1 < y0)
+		y1 = y0;
+	__mmask16 m[4], out[4];
+	for (int q = 0; q < nch; q++) {
+		m[q] = span(16 * q, -off, w - off);
+		out[q] = lanes(ow - 16 * q);
+	}
+	for (int s = 0; s < n; s++) {
+		const char *src = (const char *)(x + ((size_t)s * g->c + c) * hw)
+		                  + ((ptrdiff_t)(y0 + i - g->pt) * w + off) * 4;
+		float *dst = row + (size_t)s * ohw;
+		int oy = 0;
+		for (; oy < y0; oy++)
+			for (int q = 0; q < nch; q++)
+				_mm512_mask_storeu_ps(dst + (size_t)oy * ow + 16 * q, out[q], zero);
+		for (; oy < y1; oy++, src += (size_t)w * 4)
+			for (int q = 0; q < nch; q++)
+				_mm512_mask_storeu_ps(dst + (size_t)oy * ow + 16 * q, out[q],
+				                      _mm512_maskz_loadu_ps(m[q], src + 64 * q));
+		for (; oy < oh; oy++)
+			for (int q = 0; q < nch; q++)
+				_mm512_mask_storeu_ps(dst + (size_t)oy * ow + 16 * q, out[q], zero);
+	}
+}
+
 AVX512 void bp_im2col_s1_avx512(float *col, const float *x, const struct bp_window *g, int n)
 {
 	const int w = g->w, ow = g->ow, oh = g->oh;
@@ -121,23 +159,12 @@ AVX512 void bp_im2col_s1_avx512(float *col, const float *x, const struct bp_wind
 			for (int j = 0; j < g->kw; j++) {
 				float *row = col + ((size_t)(c * g->kh + i) * g->kw + j) * len;
 				int off = j - g->pl, lo = -off, hi = w - off;   /* output columns [lo, hi) read the input */
-				if (ow <= 16) {   /* one chunk a row: its masks and in-bounds rows [y0, y1) hoisted */
-					int y0 = g->pt - i > 0 ? g->pt - i : 0, y1 = g->h + g->pt - i < oh ? g->h + g->pt - i : oh;
-					if (y1 < y0)
-						y1 = y0;
-					__mmask16 m = span(0, lo, hi), out = lanes(ow);
-					for (int s = 0; s < n; s++) {
-						const char *src = (const char *)(x + ((size_t)s * g->c + c) * hw)
-						                  + ((ptrdiff_t)(y0 + i - g->pt) * w + off) * 4;
-						float *dst = row + (size_t)s * ohw;
-						int oy = 0;
-						for (; oy < y0; oy++)
-							_mm512_mask_storeu_ps(dst + (size_t)oy * ow, out, zero);
-						for (; oy < y1; oy++, src += (size_t)w * 4)
-							_mm512_mask_storeu_ps(dst + (size_t)oy * ow, out, _mm512_maskz_loadu_ps(m, src));
-						for (; oy < oh; oy++)
-							_mm512_mask_storeu_ps(dst + (size_t)oy * ow, out, zero);
-					}
+				if (ow <= 16) {
+					im2col_tap(row, x, g, n, c, i, j, 1);
+					continue;
+				}
+				if (ow <= 64) {
+					im2col_tap(row, x, g, n, c, i, j, (ow + 15) / 16);
 					continue;
 				}
 				for (int s = 0; s < n; s++) {
@@ -161,8 +188,6 @@ AVX512 void bp_im2col_s1_avx512(float *col, const float *x, const struct bp_wind
 				}
 			}
 }
-
-#define INLINE inline __attribute__((always_inline))
 
 /* col2im for input rows of at most 16 and kw ≤ 16: one vector a row, the
  * taps' masks hoisted; inlined with kh = kw = 3 for the usual kernel. */
