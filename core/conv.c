@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "blas.h"
+#include "conv_avx512.h"
 #include "simd.h"
 
 bool bp_window_init(struct bp_window *g, int c, int h, int w, int kh, int kw, int sh, int sw, bool same)
@@ -79,6 +80,10 @@ BP_HOT static void im2col_shifted(float *restrict col, const float *restrict x, 
 
 BP_HOT void bp_im2col(float *restrict col, const float *restrict x, const struct bp_window *g, int n)
 {
+	if (g->sh == 1 && g->sw == 1 && bp_have_avx512()) {
+		bp_im2col_s1_avx512(col, x, g, n);
+		return;
+	}
 	if (g->sh == 1 && g->sw == 1 && g->ow == g->w) {
 		im2col_shifted(col, x, g, n);
 		return;
@@ -158,6 +163,10 @@ BP_HOT static void col2im_shifted(float *restrict dx, float *restrict dcol, cons
 
 BP_HOT void bp_col2im(float *restrict dx, float *restrict dcol, const struct bp_window *g, int n)
 {
+	if (g->sh == 1 && g->sw == 1 && bp_have_avx512()) {
+		bp_col2im_s1_avx512(dx, dcol, g, n);
+		return;
+	}
 	if (g->sh == 1 && g->sw == 1 && g->ow == g->w) {
 		col2im_shifted(dx, dcol, g, n);
 		return;
@@ -238,9 +247,20 @@ static void bias_act(float *restrict plane, size_t ohw, float bias, enum bp_act 
 		bp_act_forward(act, plane, NULL, 1, (int)ohw);
 }
 
+/* The direct forward kernel (no im2col) serves convolutions of stride 1
+ * with few taps on AVX-512; their backward rebuilds every block's im2col. */
+static bool direct(const struct bp_window *g)
+{
+	return g->sh == 1 && g->sw == 1 && g->c * g->kh * g->kw <= BP_CONV_DIRECT_K && bp_have_avx512();
+}
+
 BP_HOT void bp_conv_forward(float *y, float *work, const float *x, const float *w, const float *b, enum bp_act act,
                             const struct bp_window *g, int f, int n)
 {
+	if (direct(g)) {
+		bp_conv_direct_forward_avx512(y, x, w, b, act, g, f, n);
+		return;
+	}
 	int k = g->c * g->kh * g->kw, bs = block_samples(g, n);
 	size_t ohw = bp_window_out(g), in = (size_t)g->c * g->h * g->w;
 	float *col = work, *ycol = work + (size_t)k * bs * ohw;
@@ -280,18 +300,8 @@ BP_HOT void bp_conv_backward(float *dx, float *dw, float *db, float *work, float
 	int k = g->c * g->kh * g->kw, bs = block_samples(g, n);
 	size_t ohw = bp_window_out(g), in = (size_t)g->c * g->h * g->w;
 	float *col = work, *dycol = work + (size_t)k * bs * ohw;
-	/* The activation's derivative and the bias gradient, plane by plane
-	 * in one pass. */
 	for (int o = 0; db && o < f; o++)
 		db[o] = 0.0f;
-	for (int s = 0; s < n; s++)
-		for (int o = 0; o < f; o++) {
-			size_t at = ((size_t)s * f + o) * ohw;
-			if (act != BP_ACT_LINEAR)
-				bp_act_backward(act, dy + at, y + at, 1, (int)ohw);
-			if (db)
-				db[o] += row_sum(dy + at, ohw);
-		}
 	if (n == 0)
 		memset(dw, 0, (size_t)f * k * sizeof *dw);
 	/* Blocks last to first: the forward left the last block's im2col in
@@ -301,8 +311,17 @@ BP_HOT void bp_conv_backward(float *dx, float *dw, float *db, float *work, float
 		int m = n - s0 < bs ? n - s0 : bs;
 		size_t len = (size_t)m * ohw;
 		float *dyb = dy + (size_t)s0 * f * ohw, beta = s0 == last ? 0.0f : 1.0f;
-		if (s0 != last)
+		if (s0 != last || direct(g))   /* the direct forward left no im2col */
 			bp_im2col(col, x + (size_t)s0 * in, g, m);
+		/* The activation's derivative and the bias gradient over the
+		 * block's planes, each while it is in cache for the GEMMs. */
+		for (size_t pl = 0; pl < (size_t)m * f; pl++) {
+			float *plane = dyb + pl * ohw;
+			if (act != BP_ACT_LINEAR)
+				bp_act_backward(act, plane, y + (size_t)s0 * f * ohw + pl * ohw, 1, (int)ohw);
+			if (db)
+				db[pl % (size_t)f] += row_sum(plane, ohw);
+		}
 		if (per_sample(g)) {
 			for (int s = 0; s < m; s++)
 				bp_sgemm(false, true, f, k, (int)ohw, 1.0f, dyb + (size_t)s * f * ohw, (int)ohw,
@@ -339,8 +358,9 @@ static inline void window_span(int o, int stride, int pad, int k, int size, int 
 }
 
 /* The usual 2×2 window, stride 2, no padding: two input rows at a time,
- * branch-free. Not cloned for AVX-512: its rows of 7 or 14 outputs are
- * shorter than a vector, and the baseline build measured 3× faster. */
+ * branch-free (without AVX-512; bp_maxpool_2x2_avx512 otherwise). Not
+ * cloned: its rows of 7 or 14 outputs are shorter than a vector, and the
+ * baseline build measured 3× faster than the compiler's AVX-512 code. */
 static void maxpool_2x2(float *restrict y, int32_t *restrict arg, const float *restrict x,
                         const struct bp_window *g, int n)
 {
@@ -373,7 +393,10 @@ BP_HOT void bp_maxpool_forward(float *y, int32_t *arg, const float *x, const str
 {
 	if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->pt == 0 && g->pl == 0
 	    && 2 * g->oh <= g->h && 2 * g->ow <= g->w) {
-		maxpool_2x2(y, arg, x, g, n);
+		if (bp_have_avx512())
+			bp_maxpool_2x2_avx512(y, arg, x, (size_t)n * g->c, g->h, g->w, g->oh, g->ow);
+		else
+			maxpool_2x2(y, arg, x, g, n);
 		return;
 	}
 	size_t hw = (size_t)g->h * g->w;
@@ -433,7 +456,10 @@ BP_HOT void bp_maxpool_backward(float *dx, const float *dy, const int32_t *arg, 
 {
 	if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->pt == 0 && g->pl == 0
 	    && 2 * g->oh <= g->h && 2 * g->ow <= g->w) {
-		maxpool_2x2_backward(dx, dy, arg, g, n);
+		if (bp_have_avx512())
+			bp_maxpool_2x2_backward_avx512(dx, dy, arg, (size_t)n * g->c, g->h, g->w, g->oh, g->ow);
+		else
+			maxpool_2x2_backward(dx, dy, arg, g, n);
 		return;
 	}
 	size_t hw = (size_t)g->h * g->w, ohw = bp_window_out(g);

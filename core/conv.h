@@ -5,7 +5,11 @@
  *   backward dW (F, K) += dycol · colᵀ,  dcol (K, m·OH·OW) = Wᵀ · dycol
  * with col2im scattering dcol back into dx; the block is the whole batch
  * unless its im2col matrix would outgrow L2 (BP_CONV_BLOCK). Nothing here
- * allocates: the callers hand in their scratch. */
+ * allocates: the callers hand in their scratch. On a CPU with AVX-512
+ * (core/conv_avx512.c) im2col/col2im of stride 1 and 2×2/2 max pooling
+ * run vectorised with the same results, and a forward with few taps
+ * (C·kh·kw ≤ BP_CONV_DIRECT_K, a first layer) runs direct, without
+ * im2col. */
 #ifndef BP_CONV_H
 #define BP_CONV_H
 
