@@ -6,6 +6,7 @@
 
 #include "blas.h"
 #include "cmd.h"
+#include "simd.h"
 
 struct bp_subcommand {
 	const char *name;
@@ -67,6 +68,7 @@ static void pick_blas_kernels(char **argv)
 int main(int argc, char **argv)
 {
 	pick_blas_kernels(argv);
+	bp_flush_denormals();
 	if (argc < 2) {
 		usage(stderr);
 		return BP_EXIT_USAGE;
