@@ -83,3 +83,30 @@ struct bp_node *bp_layer_default(struct bp_node *spec, const char *key, const ch
 	bp_node_append(spec, n);
 	return n;
 }
+
+size_t bp_layer_no_params(const struct bp_layer *l)
+{
+	(void)l;
+	return 0;
+}
+
+int bp_layer_no_tensors(const struct bp_layer *l, struct bp_tensor_desc *t)
+{
+	(void)l;
+	(void)t;
+	return 0;
+}
+
+void bp_layer_no_init(struct bp_layer *l, enum bp_init init, struct bp_rng *rng)
+{
+	(void)l;
+	(void)init;
+	(void)rng;
+}
+
+size_t bp_layer_no_work(const struct bp_layer *l, int n)
+{
+	(void)l;
+	(void)n;
+	return 0;
+}

@@ -87,6 +87,13 @@ struct bp_layer {
 	void *priv;
 };
 
+/* The ops of a kind without parameters or scratch (pooling, flatten,
+ * dropout's parameters): nothing to count, describe or initialise. */
+size_t bp_layer_no_params(const struct bp_layer *l);
+int bp_layer_no_tensors(const struct bp_layer *l, struct bp_tensor_desc *t);
+void bp_layer_no_init(struct bp_layer *l, enum bp_init init, struct bp_rng *rng);
+size_t bp_layer_no_work(const struct bp_layer *l, int n);
+
 /* The registry: NULL-terminated, in the order shown to users. */
 extern const struct bp_layer_ops *const bp_layer_kinds[];
 extern const struct bp_layer_ops bp_layer_dense, bp_layer_conv2d, bp_layer_max_pool2d, bp_layer_avg_pool2d,

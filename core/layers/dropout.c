@@ -22,26 +22,6 @@ static int dropout_configure(struct bp_layer *l, struct bp_node *spec, struct bp
 	return 0;
 }
 
-static size_t dropout_nparam(const struct bp_layer *l)
-{
-	(void)l;
-	return 0;
-}
-
-static int dropout_tensors(const struct bp_layer *l, struct bp_tensor_desc *t)
-{
-	(void)l;
-	(void)t;
-	return 0;
-}
-
-static void dropout_init(struct bp_layer *l, enum bp_init init, struct bp_rng *rng)
-{
-	(void)l;
-	(void)init;
-	(void)rng;
-}
-
 static size_t dropout_work(const struct bp_layer *l, int n)
 {
 	return bp_shape_size(l->in) * (size_t)n;   /* the mask of the last training forward */
@@ -82,9 +62,9 @@ const struct bp_layer_ops bp_layer_dropout = {
 	.priv_size = sizeof(struct dropout),
 	.keys = dropout_keys,
 	.configure = dropout_configure,
-	.nparam = dropout_nparam,
-	.tensors = dropout_tensors,
-	.init_params = dropout_init,
+	.nparam = bp_layer_no_params,
+	.tensors = bp_layer_no_tensors,
+	.init_params = bp_layer_no_init,
 	.work_size = dropout_work,
 	.forward = dropout_forward,
 	.backward = dropout_backward,

@@ -12,33 +12,6 @@ static int flatten_configure(struct bp_layer *l, struct bp_node *spec, struct bp
 	return 0;
 }
 
-static size_t flatten_nparam(const struct bp_layer *l)
-{
-	(void)l;
-	return 0;
-}
-
-static int flatten_tensors(const struct bp_layer *l, struct bp_tensor_desc *t)
-{
-	(void)l;
-	(void)t;
-	return 0;
-}
-
-static void flatten_init(struct bp_layer *l, enum bp_init init, struct bp_rng *rng)
-{
-	(void)l;
-	(void)init;
-	(void)rng;
-}
-
-static size_t flatten_work(const struct bp_layer *l, int n)
-{
-	(void)l;
-	(void)n;
-	return 0;
-}
-
 static void flatten_forward(struct bp_layer *l, const float *x, float *y, int n, bool train, struct bp_rng *rng)
 {
 	(void)train;
@@ -57,10 +30,10 @@ static void flatten_backward(struct bp_layer *l, const float *x, const float *y,
 const struct bp_layer_ops bp_layer_flatten = {
 	.type = "flatten",
 	.configure = flatten_configure,
-	.nparam = flatten_nparam,
-	.tensors = flatten_tensors,
-	.init_params = flatten_init,
-	.work_size = flatten_work,
+	.nparam = bp_layer_no_params,
+	.tensors = bp_layer_no_tensors,
+	.init_params = bp_layer_no_init,
+	.work_size = bp_layer_no_work,
 	.forward = flatten_forward,
 	.backward = flatten_backward,
 };

@@ -11,33 +11,6 @@ static int gap_configure(struct bp_layer *l, struct bp_node *spec, struct bp_err
 	return 0;
 }
 
-static size_t gap_nparam(const struct bp_layer *l)
-{
-	(void)l;
-	return 0;
-}
-
-static int gap_tensors(const struct bp_layer *l, struct bp_tensor_desc *t)
-{
-	(void)l;
-	(void)t;
-	return 0;
-}
-
-static void gap_init(struct bp_layer *l, enum bp_init init, struct bp_rng *rng)
-{
-	(void)l;
-	(void)init;
-	(void)rng;
-}
-
-static size_t gap_work(const struct bp_layer *l, int n)
-{
-	(void)l;
-	(void)n;
-	return 0;
-}
-
 static void gap_forward(struct bp_layer *l, const float *x, float *y, int n, bool train, struct bp_rng *rng)
 {
 	(void)train;
@@ -56,10 +29,10 @@ static void gap_backward(struct bp_layer *l, const float *x, const float *y, flo
 const struct bp_layer_ops bp_layer_global_avg_pool2d = {
 	.type = "global_avg_pool2d",
 	.configure = gap_configure,
-	.nparam = gap_nparam,
-	.tensors = gap_tensors,
-	.init_params = gap_init,
-	.work_size = gap_work,
+	.nparam = bp_layer_no_params,
+	.tensors = bp_layer_no_tensors,
+	.init_params = bp_layer_no_init,
+	.work_size = bp_layer_no_work,
 	.forward = gap_forward,
 	.backward = gap_backward,
 };

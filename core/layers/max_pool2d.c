@@ -16,32 +16,7 @@ static const char *const max_pool2d_keys[] = { "pool_size", "strides", "padding"
 static int max_pool2d_configure(struct bp_layer *l, struct bp_node *spec, struct bp_err *err)
 {
 	struct max_pool2d *d = l->priv;
-	int k[2], s[2];
-	bool same;
-	if (bp_window_pair(spec, "pool_size", NULL, "2", k, err)
-	    || bp_window_pair(spec, "strides", "pool_size", "2", s, err) || bp_window_padding(spec, &same, err))
-		return -1;
-	return bp_window_shape(l, spec, "window", k, s, same, l->in.c, &d->g, err);
-}
-
-static size_t max_pool2d_nparam(const struct bp_layer *l)
-{
-	(void)l;
-	return 0;
-}
-
-static int max_pool2d_tensors(const struct bp_layer *l, struct bp_tensor_desc *t)
-{
-	(void)l;
-	(void)t;
-	return 0;
-}
-
-static void max_pool2d_init(struct bp_layer *l, enum bp_init init, struct bp_rng *rng)
-{
-	(void)l;
-	(void)init;
-	(void)rng;
+	return bp_window_pool(l, spec, &d->g, err);
 }
 
 /* The arg-max of every output (an int32 in each float slot). */
@@ -73,9 +48,9 @@ const struct bp_layer_ops bp_layer_max_pool2d = {
 	.priv_size = sizeof(struct max_pool2d),
 	.keys = max_pool2d_keys,
 	.configure = max_pool2d_configure,
-	.nparam = max_pool2d_nparam,
-	.tensors = max_pool2d_tensors,
-	.init_params = max_pool2d_init,
+	.nparam = bp_layer_no_params,
+	.tensors = bp_layer_no_tensors,
+	.init_params = bp_layer_no_init,
 	.work_size = max_pool2d_work,
 	.forward = max_pool2d_forward,
 	.backward = max_pool2d_backward,

@@ -77,3 +77,13 @@ int bp_window_shape(struct bp_layer *l, const struct bp_node *spec, const char *
 	l->out = (struct bp_shape){ channels, g->oh, g->ow };
 	return 0;
 }
+
+int bp_window_pool(struct bp_layer *l, struct bp_node *spec, struct bp_window *g, struct bp_err *err)
+{
+	int k[2], s[2];
+	bool same;
+	if (bp_window_pair(spec, "pool_size", NULL, "2", k, err)
+	    || bp_window_pair(spec, "strides", "pool_size", "2", s, err) || bp_window_padding(spec, &same, err))
+		return -1;
+	return bp_window_shape(l, spec, "window", k, s, same, l->in.c, g, err);
+}

@@ -23,6 +23,9 @@ int bp_window_padding(struct bp_node *spec, bool *same, struct bp_err *err);
 int bp_window_shape(struct bp_layer *l, const struct bp_node *spec, const char *what, const int k[2],
                     const int s[2], bool same, int channels, struct bp_window *g, struct bp_err *err);
 /* The flat-input check alone (global_avg_pool2d). */
+/* A pooling layer's keys (pool_size 2, strides = pool_size, padding
+ * valid) resolved into g, per channel of the input. */
+int bp_window_pool(struct bp_layer *l, struct bp_node *spec, struct bp_window *g, struct bp_err *err);
 int bp_window_need_image(const struct bp_layer *l, const struct bp_node *spec, struct bp_err *err);
 
 #endif
