@@ -5,10 +5,15 @@
 #include <string.h>
 
 #include "node.h"
+#include "world.h"
 
+/* In a data-parallel run every process meets the same error (they agree
+ * on it first, core/world.h); rank 0 alone prints it. */
 int bp_report(const struct bp_err *e)
 {
-	if (e->where[0])
+	if (bp_world_launch_rank() != 0)
+		;
+	else if (e->where[0])
 		fprintf(stderr, "bptrain: error: %s: %s\n", e->where, e->msg);
 	else
 		fprintf(stderr, "bptrain: error: %s\n", e->msg);
@@ -22,7 +27,8 @@ int bp_usage_error(const char *cmd, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "bptrain: error: %s (see 'bptrain %s --help')\n", msg, cmd);
+	if (bp_world_launch_rank() == 0)
+		fprintf(stderr, "bptrain: error: %s (see 'bptrain %s --help')\n", msg, cmd);
 	return BP_EXIT_USAGE;
 }
 

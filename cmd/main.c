@@ -7,6 +7,7 @@
 #include "blas.h"
 #include "cmd.h"
 #include "simd.h"
+#include "world.h"
 
 struct bp_subcommand {
 	const char *name;
@@ -65,6 +66,25 @@ static void pick_blas_kernels(char **argv)
 	unsetenv("OPENBLAS_CORETYPE");
 }
 
+/* Under an MPI launcher (core/world.h): `train` joins the other processes,
+ * whose standard output goes nowhere (rank 0 alone prints); any other
+ * command is refused when it would run as several processes. 0, or the
+ * exit status. */
+static int join_world(const char *name, int *argc, char ***argv)
+{
+	struct bp_err err = { 0 };
+	if (strcmp(name, "train") != 0) {
+		bp_fail(&err, BP_ERR_CONFIG, NULL, "only 'bptrain train' runs across MPI processes; run 'bptrain %s' "
+		        "without mpirun (it was started as %d processes)", name, bp_world_launch_size());
+		return bp_report(&err);
+	}
+	if (bp_world_init(argc, argv, &err))
+		return bp_report(&err);
+	if (bp_world_rank() != 0 && !freopen("/dev/null", "w", stdout))
+		return bp_report(&(struct bp_err){ BP_ERR_RUNTIME, "/dev/null", "cannot open" });
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	pick_blas_kernels(argv);
@@ -85,6 +105,11 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < NSUB; i++)
 		if (strcmp(name, subcommands[i].name) == 0) {
 			struct bp_err err = { 0 };
+			if (bp_world_launched() && (strcmp(name, "train") == 0 || bp_world_launch_size() > 1)) {
+				int status = join_world(name, &argc, &argv);
+				if (status)
+					return status;
+			}
 			if (bp_blas_check_memory_limit(&err)) {
 				/* _exit: OpenBLAS's threads may already be stuck waiting
 				 * for memory, and its exit handler would wait for them. */
@@ -92,7 +117,7 @@ int main(int argc, char **argv)
 				fflush(stdout);
 				_exit(status);
 			}
-			return finish(subcommands[i].run(argc - 1, argv + 1));
+			return bp_world_end(finish(subcommands[i].run(argc - 1, argv + 1)));
 		}
 	fprintf(stderr, "bptrain: error: unknown command '%s' (see 'bptrain --help')\n", name);
 	return BP_EXIT_USAGE;

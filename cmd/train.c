@@ -9,6 +9,7 @@
 #include "cmd.h"
 #include "config.h"
 #include "model.h"
+#include "world.h"
 
 struct train_opts {
 	const char *config;
@@ -161,11 +162,12 @@ static int run(const struct train_opts *o)
 {
 	struct bp_err err = { 0 };
 	struct bp_config *cfg = bp_config_load(o->config, o->sets, o->nsets, &err);
-	if (!cfg)
-		return bp_report(&err);
-	int status = 0;
 	struct bp_label_spec spec;
-	if (bp_model_label_spec(cfg, &spec, &err))   /* validates the layers, fills their defaults */
+	/* The layers validated, their defaults filled; in a data-parallel run
+	 * every process read the config (the first thing they agree on). */
+	int rc = !cfg || bp_model_label_spec(cfg, &spec, &err) ? -1 : 0;
+	int status = 0;
+	if (bp_world_agree(rc, &err))
 		status = bp_report(&err);
 	else if (o->print_config) {
 		if (bp_config_emit(cfg, stdout, &err))

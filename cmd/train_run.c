@@ -9,6 +9,7 @@
 #include "cmd.h"
 #include "model.h"
 #include "train.h"
+#include "world.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -85,6 +86,8 @@ int bp_train_run(struct bp_config *cfg, const char *resume, bool force, bool qui
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
+	if (bp_world_rank() != 0)   /* a data-parallel run: rank 0 alone prints */
+		quiet = true;
 	struct display d = { .quiet = quiet };
 	d.bar = !quiet && (progress == 1 || (progress < 0 && isatty(STDERR_FILENO)));
 	struct bp_train_opts opts = {
@@ -98,7 +101,8 @@ int bp_train_run(struct bp_config *cfg, const char *resume, bool force, bool qui
 	if (rc)
 		return bp_report(&err);
 	if (res.stopped == BP_STOP_INTERRUPTED) {
-		fprintf(stderr, "bptrain: interrupted; saved %s/last.ckpt (continue with --resume)\n", cfg->output.dir);
+		if (bp_world_rank() == 0)
+			fprintf(stderr, "bptrain: interrupted; saved %s/last.ckpt (continue with --resume)\n", cfg->output.dir);
 		return 130;
 	}
 	if (!quiet) {

@@ -10,6 +10,7 @@
 #include "blas.h"
 #include "model.h"
 #include "simd.h"
+#include "world.h"
 
 static double seconds_now(void)
 {
@@ -26,9 +27,23 @@ static void lap(double *part, double *mark)
 	*mark = t;
 }
 
+/* out[0..c) ← the members' slots added in member order. */
+static void add_slots(const struct bp_team *t, double *out, int c)
+{
+	for (int j = 0; j < c; j++) {
+		double sum = 0;
+		for (int i = 0; i < t->n; i++)
+			sum += t->slots[(size_t)i * BP_TEAM_SYNC_CHUNK + j];
+		out[j] = sum;
+	}
+}
+
 /* Every member puts its part in its slot; after the barrier each adds the
  * slots in member order (so all members get the same bits), and a second
- * barrier keeps the slots until everyone has read them. */
+ * barrier keeps the slots until everyone has read them. With more than one
+ * process, member 0 adds the slots into wsum and sums that over the world
+ * between the barriers, and every member reads wsum after the second (the
+ * next chunk's first barrier keeps wsum until all have). */
 static void team_sum(struct bp_sync *s, double *v, int n)
 {
 	struct bp_team_sync *ms = (struct bp_team_sync *)s;
@@ -37,12 +52,16 @@ static void team_sum(struct bp_sync *s, double *v, int n)
 		int c = n - off < BP_TEAM_SYNC_CHUNK ? n - off : BP_TEAM_SYNC_CHUNK;
 		memcpy(t->slots + (size_t)ms->tid * BP_TEAM_SYNC_CHUNK, v + off, (size_t)c * sizeof *v);
 		bp_pool_barrier(&t->pool);
-		for (int j = 0; j < c; j++) {
-			double sum = 0;
-			for (int i = 0; i < t->n; i++)
-				sum += t->slots[(size_t)i * BP_TEAM_SYNC_CHUNK + j];
-			v[off + j] = sum;
+		if (t->nranks > 1) {
+			if (ms->tid == 0) {
+				add_slots(t, t->wsum, c);
+				bp_world_sum_f64(t->wsum, (size_t)c);
+			}
+			bp_pool_barrier(&t->pool);
+			memcpy(v + off, t->wsum, (size_t)c * sizeof *v);
+			continue;
 		}
+		add_slots(t, v + off, c);
 		bp_pool_barrier(&t->pool);
 	}
 }
@@ -51,9 +70,12 @@ int bp_team_init(struct bp_team *t, struct bp_config *cfg, struct bp_shape in, s
                  struct bp_err *err)
 {
 	memset(t, 0, sizeof *t);
-	int bs = cfg->train.batch_size;
+	t->rank = bp_world_rank();
+	t->nranks = bp_world_size();
+	/* The largest share of a batch a process gets. */
+	int bs = (cfg->train.batch_size + t->nranks - 1) / t->nranks;
 	if (threads <= 0) {
-		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+		long cores = sysconf(_SC_NPROCESSORS_ONLN) / bp_world_local_size();
 		threads = cores > 0 ? (int)cores : 1;
 	}
 	int n = threads < bs ? threads : bs;
@@ -68,6 +90,7 @@ int bp_team_init(struct bp_team *t, struct bp_config *cfg, struct bp_shape in, s
 	    || !(t->sumsq = calloc((size_t)n, sizeof *t->sumsq))
 	    || !(t->syncs = calloc((size_t)n, sizeof *t->syncs))
 	    || !(t->slots = calloc((size_t)n * BP_TEAM_SYNC_CHUNK, sizeof *t->slots))
+	    || (t->nranks > 1 && !(t->wsum = calloc(BP_TEAM_SYNC_CHUNK, sizeof *t->wsum)))
 	    || (bp_augment_on(&t->aug) && !(t->aug_tmp = malloc((size_t)n * d * sizeof *t->aug_tmp)))) {
 		bp_team_release(t);
 		return bp_fail_oom(err, "the thread team", (size_t)n * 64);
@@ -82,7 +105,7 @@ int bp_team_init(struct bp_team *t, struct bp_config *cfg, struct bp_shape in, s
 			bp_net_share_params(t->nets[i], t->nets[0]);
 		t->nets[i]->rng = &t->rngs[i];
 		t->syncs[i] = (struct bp_team_sync){ { team_sum, 1.0 }, t, i };
-		if (n > 1)
+		if (n > 1 || t->nranks > 1)
 			bp_net_set_sync(t->nets[i], &t->syncs[i].base);
 	}
 	/* The team is the parallelism: BLAS stays on the calling thread. */
@@ -110,6 +133,7 @@ void bp_team_release(struct bp_team *t)
 	free(t->sumsq);
 	free(t->syncs);
 	free(t->slots);
+	free(t->wsum);
 	free(t->aug_tmp);
 	memset(t, 0, sizeof *t);
 }
@@ -121,7 +145,8 @@ struct step_job {
 	const struct bp_norm *norm;
 	const uint32_t *order;
 	size_t total, first;
-	int n;
+	int n;                  /* the batch, over all processes */
+	size_t rlo, rn;         /* this process's share: rows first + rlo .. + rn */
 	double lr;
 	uint64_t base;          /* the step's draw */
 };
@@ -133,12 +158,18 @@ BP_HOT static void scale_add(float *restrict g, const float *restrict h, float a
 		g[p] = a * g[p] + b * h[p];
 }
 
-/* Member i's share of a batch of n, as a fraction of the batch. */
-static float share_weight(int n, int i, int nt)
+/* Member i's share of the process's rows, as a fraction of the batch. */
+static float share_weight(const struct step_job *j, int i, int nt)
 {
 	size_t lo, hi;
-	bp_pool_split((size_t)n, i, nt, &lo, &hi);
-	return (float)(hi - lo) / (float)n;
+	bp_pool_split(j->rn, i, nt, &lo, &hi);
+	return (float)(hi - lo) / (float)j->n;
+}
+
+/* The rows [lo, hi) a process takes of a batch of n. */
+static void rank_rows(const struct bp_team *t, size_t n, size_t *lo, size_t *hi)
+{
+	bp_pool_split(n, t->rank, t->nranks, lo, hi);
 }
 
 static void step_member(void *ctx, int tid, int nt)
@@ -149,23 +180,24 @@ static void step_member(void *ctx, int tid, int nt)
 	struct bp_team_prof *pf = tid == 0 ? t->prof : NULL;   /* NULL: no clock is read */
 	double mark = pf ? seconds_now() : 0;
 	size_t lo, hi;
-	bp_pool_split((size_t)j->n, tid, nt, &lo, &hi);
+	bp_pool_split(j->rn, tid, nt, &lo, &hi);
 	int m = (int)(hi - lo), k = (int)bp_net_out_width(net);
 	struct bp_batch *b = &t->batches[tid];
 	t->loss[tid] = t->correct[tid] = 0;
 	t->syncs[tid].base.weight = (double)m / (double)j->n;
 	if (m > 0) {
-		bp_batch_fill(b, j->ds, j->norm, j->order, j->first + lo, m);
-		if (t->aug_tmp)   /* sample lo + i of the whole batch: its draw whatever the split */
+		bp_batch_fill(b, j->ds, j->norm, j->order, j->first + j->rlo + lo, m);
+		if (t->aug_tmp)   /* sample rlo + lo + i of the whole batch: its draw whatever the split */
 			bp_augment_batch(b->x, t->aug_tmp + (size_t)tid * bp_shape_size(t->in), t->in, &t->aug, j->base,
-			                 lo, m);
+			                 j->rlo + lo, m);
 		/* This member's share of the next batch (same split), fetched
 		 * from memory while this one computes. */
 		size_t next = j->first + (size_t)j->n;
 		if (j->order && next < j->total) {
-			size_t nn = j->total - next, nlo, nhi;
-			bp_pool_split(nn < (size_t)j->n ? nn : (size_t)j->n, tid, nt, &nlo, &nhi);
-			bp_gather_prefetch(j->ds, j->order, next + nlo, nhi - nlo);
+			size_t nn = j->total - next, rlo, rhi, nlo, nhi;
+			rank_rows(t, nn < (size_t)j->n ? nn : (size_t)j->n, &rlo, &rhi);
+			bp_pool_split(rhi - rlo, tid, nt, &nlo, &nhi);
+			bp_gather_prefetch(j->ds, j->order, next + rlo + nlo, nhi - nlo);
 		}
 		if (pf)
 			lap(&pf->gather, &mark);
@@ -191,24 +223,39 @@ static void step_member(void *ctx, int tid, int nt)
 	bp_pool_barrier(&t->pool);
 	if (pf)
 		lap(&pf->wait, &mark);
-	double total = 0;
-	for (int i = 0; i < nt; i++)
-		total += t->loss[i];
-	if (!isfinite(total))
+	if (tid == 0) {   /* the step's loss and correct count: the team's, then the world's */
+		t->step_sums[0] = t->step_sums[1] = 0;
+		for (int i = 0; i < nt; i++) {
+			t->step_sums[0] += t->loss[i];
+			t->step_sums[1] += t->correct[i];
+		}
+		bp_world_sum_f64(t->step_sums, 2);
+	}
+	bp_pool_barrier(&t->pool);
+	if (!isfinite(t->step_sums[0]))
 		return;
 
 	/* The combined gradient, member by member in a fixed order: each
-	 * member's is the mean over its share, weighted by share/n. This is
-	 * where processes of a data-parallel run would allreduce. */
+	 * member's is the mean over its share, weighted by share/n; then the
+	 * processes' sums, summed over the world. */
 	size_t plo, phi, np = net->nparam;
 	bp_pool_split(np, tid, nt, &plo, &phi);
 	float *g = t->nets[0]->grad;
-	if (nt > 1) {
-		float w0 = share_weight(j->n, 0, nt);
+	if (nt > 1 || t->nranks > 1) {
+		float w0 = share_weight(j, 0, nt);
+		if (nt == 1)
+			for (size_t p = plo; p < phi; p++)
+				g[p] *= w0;
 		for (int i = 1; i < nt; i++) {
-			scale_add(g + plo, t->nets[i]->grad + plo, w0, share_weight(j->n, i, nt), phi - plo);
+			scale_add(g + plo, t->nets[i]->grad + plo, w0, share_weight(j, i, nt), phi - plo);
 			w0 = 1.0f;
 		}
+	}
+	if (t->nranks > 1) {
+		bp_pool_barrier(&t->pool);
+		if (tid == 0)
+			bp_world_sum_f32(g, np);
+		bp_pool_barrier(&t->pool);
 	}
 	if (j->o->cfg.clip_norm > 0) {
 		double s = 0;
@@ -245,16 +292,15 @@ double bp_team_step(struct bp_team *t, struct bp_optim *o, const struct bp_datas
 	 * dropout stream is then the one a single thread would use). */
 	uint64_t base = bp_rng_next(rng);
 	for (int i = 0; i < t->n; i++)
-		bp_rng_seed(&t->rngs[i], base + (uint64_t)i * 0xD1B54A32D192ED03u);
+		bp_rng_seed(&t->rngs[i], base + (uint64_t)(t->rank * t->n + i) * 0xD1B54A32D192ED03u);
 	if (!(o->cfg.clip_norm > 0))
 		bp_optim_begin(o, lr, 0.0);
-	struct step_job j = { t, o, ds, norm, order, total, first, n, lr, base };
+	size_t rlo, rhi;
+	rank_rows(t, (size_t)n, &rlo, &rhi);
+	struct step_job j = { t, o, ds, norm, order, total, first, n, rlo, rhi - rlo, lr, base };
 	bp_pool_run(&t->pool, step_member, &j);
-	double loss = 0;
-	for (int i = 0; i < t->n; i++) {
-		loss += t->loss[i];
-		*correct += t->correct[i];
-	}
+	double loss = t->step_sums[0];
+	*correct += t->step_sums[1];
 	if (t->diag && isfinite(loss))
 		bp_diag_step(t->diag);
 	if (t->prof) {
@@ -269,7 +315,7 @@ struct eval_job {
 	const struct bp_dataset *ds;
 	const struct bp_norm *norm;
 	const uint32_t *idx;
-	size_t n;
+	size_t off, n;          /* this process's rows: off .. off + n */
 	struct bp_stats *st;
 };
 
@@ -278,29 +324,36 @@ static void eval_member(void *ctx, int tid, int nt)
 	struct eval_job *j = ctx;
 	size_t lo, hi;
 	bp_pool_split(j->n, tid, nt, &lo, &hi);
-	bp_evaluate(j->t->nets[tid], j->ds, j->norm, j->idx, lo, hi - lo, &j->t->batches[tid], &j->st[tid], NULL);
+	bp_evaluate(j->t->nets[tid], j->ds, j->norm, j->idx, j->off + lo, hi - lo, &j->t->batches[tid], &j->st[tid],
+	            NULL);
 }
 
 void bp_team_evaluate(struct bp_team *t, const struct bp_dataset *ds, const struct bp_norm *norm,
                       const uint32_t *idx, size_t n, struct bp_stats *out)
 {
+	size_t rlo, rhi;
+	rank_rows(t, n, &rlo, &rhi);
 	struct bp_stats st[64];
 	struct bp_stats *s = t->n <= 64 ? st : calloc((size_t)t->n, sizeof *s);
+	int parts = t->n;
 	if (!s) {   /* cannot split without room for the parts: one member does it all */
-		bp_evaluate(t->nets[0], ds, norm, idx, 0, n, &t->batches[0], out, NULL);
-		return;
+		s = st;
+		parts = 1;
+		bp_evaluate(t->nets[0], ds, norm, idx, rlo, rhi - rlo, &t->batches[0], &s[0], NULL);
+	} else {
+		struct eval_job j = { t, ds, norm, idx, rlo, rhi - rlo, s };
+		bp_pool_run(&t->pool, eval_member, &j);
 	}
-	struct eval_job j = { t, ds, norm, idx, n, s };
-	bp_pool_run(&t->pool, eval_member, &j);
-	double loss = 0, acc = 0;
-	for (int i = 0; i < t->n; i++)
+	double sums[2] = { 0, 0 };   /* loss and accuracy, times the rows */
+	for (int i = 0; i < parts; i++)
 		if (s[i].n) {
-			loss += s[i].loss * (double)s[i].n;
-			acc += s[i].accuracy * (double)s[i].n;
+			sums[0] += s[i].loss * (double)s[i].n;
+			sums[1] += s[i].accuracy * (double)s[i].n;
 		}
+	bp_world_sum_f64(sums, 2);
 	out->n = n;
-	out->loss = n ? loss / (double)n : NAN;
-	out->accuracy = n ? acc / (double)n : NAN;
+	out->loss = n ? sums[0] / (double)n : NAN;
+	out->accuracy = n ? sums[1] / (double)n : NAN;
 	if (s != st)
 		free(s);
 }

@@ -18,12 +18,21 @@
 #include "model.h"
 #include "schedule.h"
 #include "team.h"
+#include "world.h"
 
 const char *const bp_stop_names[] = { "completed", "early_stopping", "diverged", "interrupted", NULL };
 
-/* Everything a run holds; released in one place. */
+/* Everything a run holds; released in one place.
+ *
+ * In a data-parallel run (core/world.h) every process holds a whole run and
+ * takes the same steps; only rank 0, the writer, touches the run folder.
+ * Where one process can fail alone (the folder, the data on its host, a
+ * write), the processes agree on the outcome (bp_world_agree) before the
+ * next step they take together, so a failure stops them all with the same
+ * error instead of leaving the others waiting. */
 struct run {
 	struct bp_config *cfg;
+	bool writer;                 /* rank 0: writes the folder, loads checkpoints */
 	char dir[4096], last[4096], best[4096];
 	struct bp_data data;
 	struct bp_team team;         /* the net over train.threads threads */
@@ -68,9 +77,14 @@ static int prepare_dir(struct run *r, const struct bp_train_opts *opts, struct b
 {
 	snprintf(r->dir, sizeof r->dir, "%s", r->cfg->output.dir);
 	char metrics[4096];
-	if (bp_mkdirs(r->dir, err) || bp_path_join(metrics, sizeof metrics, r->dir, "metrics.csv", err)
+	if (bp_path_join(metrics, sizeof metrics, r->dir, "metrics.csv", err)
 	    || bp_path_join(r->last, sizeof r->last, r->dir, "last.ckpt", err)
-	    || bp_path_join(r->best, sizeof r->best, r->dir, "best.ckpt", err))
+	    || bp_path_join(r->best, sizeof r->best, r->dir, "best.ckpt", err)
+	    || bp_path_join(r->curves, sizeof r->curves, r->dir, "curves.svg", err))
+		return -1;
+	if (!r->writer)
+		return 0;
+	if (bp_mkdirs(r->dir, err))
 		return -1;
 	if (!opts->resume && !opts->force && access(metrics, F_OK) == 0)
 		return bp_fail(err, BP_ERR_CONFIG, r->dir,
@@ -104,6 +118,8 @@ static int prepare_dir(struct run *r, const struct bp_train_opts *opts, struct b
 
 static int save(struct run *r, const char *path, struct bp_err *err)
 {
+	if (!r->writer)
+		return 0;
 	struct bp_ckpt_src src = {
 		.config = r->config_text, .config_len = r->config_len, .norm = &r->data.norm,
 		.net = r->net, .optim = &r->optim, .state = &r->st,
@@ -122,6 +138,8 @@ static void json_field(FILE *f, const char *key, double v, bool last)
 
 static int write_summary(struct run *r, const struct bp_train_result *res, struct bp_err *err)
 {
+	if (!r->writer)
+		return 0;
 	char *text = NULL, path[4096];
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
@@ -152,6 +170,8 @@ static int write_summary(struct run *r, const struct bp_train_result *res, struc
 /* curves.svg from the rows so far. */
 static int draw_curves(struct run *r, struct bp_err *err)
 {
+	if (!r->writer)
+		return 0;
 	struct bp_curves c = {
 		.name = r->cfg->name, .rows = r->rows, .n = r->nrows, .epochs = r->cfg->train.epochs,
 		.best_metric = r->cfg->output.best_metric, .classification = r->cfg->loss != BP_LOSS_MSE,
@@ -176,7 +196,7 @@ static int add_row(struct run *r, const struct bp_epoch_line *e, struct bp_err *
 /* The epoch's rows of layers.csv. */
 static int write_layers(struct run *r, int epoch, struct bp_err *err)
 {
-	if (!r->team.diag)
+	if (!r->team.diag || !r->writer)
 		return 0;
 	char *text = NULL;
 	size_t len = 0;
@@ -238,8 +258,35 @@ static int setup(struct run *r, struct bp_err *err)
 	return 0;
 }
 
+/* Rank 0's weights and batch_norm statistics to every process. */
+static void share_weights(struct run *r)
+{
+	bp_world_bcast(r->net->param, r->net->nparam * sizeof *r->net->param);
+	bp_world_bcast(r->net->state, r->net->nstate * sizeof *r->net->state);
+}
+
+/* What rank 0 resumed (weights, optimiser, where the run stands, the
+ * epoch's order) to every process. */
+static void share_resumed(struct run *r)
+{
+	if (!bp_world_on())
+		return;
+	share_weights(r);
+	struct bp_optim_slot slots[BP_OPTIM_MAX_SLOTS];
+	int ns = bp_optim_slots(&r->optim, slots);
+	for (int i = 0; i < ns; i++)
+		bp_world_bcast(slots[i].data, r->optim.n * sizeof *slots[i].data);
+	bp_world_bcast(&r->optim.step, sizeof r->optim.step);
+	bp_world_bcast(&r->st, sizeof r->st);
+	if (r->st.batch)
+		bp_world_bcast(r->order, r->data.ntrain * sizeof *r->order);
+}
+
+/* Rank 0 reads the checkpoint (the other hosts need not have it). */
 static int resume(struct run *r, const char *path, struct bp_err *err)
 {
+	if (!r->writer)
+		return 0;
 	struct bp_ckpt ck;
 	if (bp_ckpt_load(&ck, path, err))
 		return -1;
@@ -310,7 +357,8 @@ static int run_epoch(struct run *r, int epoch, double lr, const struct bp_train_
 			                         r->st.part_loss / (double)r->st.part_seen, now() - start };
 			opts->on_progress(opts->ctx, &p);
 		}
-		if (opts->stop && *opts->stop && bi + 1 < nb)
+		/* Every process stops after the same batch: the one where any saw the signal. */
+		if (bp_world_any(opts->stop && *opts->stop) && bi + 1 < nb)
 			return 1;
 	}
 	return 0;
@@ -342,7 +390,7 @@ static int train_loop(struct run *r, const struct bp_train_opts *opts, struct bp
 		}
 		if (rc > 0) {
 			res->stopped = BP_STOP_INTERRUPTED;
-			return save(r, r->last, err);
+			return bp_world_agree(save(r, r->last, err), err);
 		}
 
 		struct bp_epoch_line e = { .epoch = epoch, .epochs = cfg->train.epochs, .lr = lr };
@@ -363,8 +411,12 @@ static int train_loop(struct run *r, const struct bp_train_opts *opts, struct bp
 		r->st.batch = 0;
 		e.seconds = now() - start;
 		res->epochs_run = epoch;
-		if (bp_metrics_append(&r->metrics, &e, err) || write_layers(r, epoch, err) || add_row(r, &e, err))
-			return -1;
+		if (r->team.diag)   /* a unit is dead when it was zero on every process's samples */
+			bp_world_or_u8(r->diag.alive, (size_t)r->diag.members * r->diag.nalive);
+		bool interrupted = bp_world_any(opts->stop && *opts->stop);
+		int wrc = (r->writer && bp_metrics_append(&r->metrics, &e, err)) || write_layers(r, epoch, err)
+		          || add_row(r, &e, err)
+		          ? -1 : 0;
 
 		bool higher;
 		double v = monitored(cfg->output.best_metric, &e, &higher);
@@ -373,8 +425,8 @@ static int train_loop(struct run *r, const struct bp_train_opts *opts, struct bp
 			r->st.best_epoch = epoch;
 			r->st.best_val_loss = e.val.loss;
 			r->st.best_val_acc = e.val.accuracy;
-			if (save(r, r->best, err))
-				return -1;
+			if (!wrc)
+				wrc = save(r, r->best, err);
 		}
 		bool stop_early = false;
 		if (es->patience > 0) {
@@ -386,11 +438,12 @@ static int train_loop(struct run *r, const struct bp_train_opts *opts, struct bp
 				stop_early = true;
 			}
 		}
-		bool interrupted = opts->stop && *opts->stop;
-		if (epoch % cfg->output.checkpoint_every == 0 || epoch == cfg->train.epochs || stop_early || interrupted)
-			if (save(r, r->last, err))
-				return -1;
-		if (draw_curves(r, err))   /* after the checkpoints: its best mark is best.ckpt's */
+		if (!wrc && (epoch % cfg->output.checkpoint_every == 0 || epoch == cfg->train.epochs || stop_early
+		             || interrupted))
+			wrc = save(r, r->last, err);
+		if (!wrc)
+			wrc = draw_curves(r, err);   /* after the checkpoints: its best mark is best.ckpt's */
+		if (bp_world_agree(wrc, err))
 			return -1;
 		if (opts->on_epoch)
 			opts->on_epoch(opts->ctx, &e);
@@ -408,14 +461,20 @@ static int test_eval(struct run *r, struct bp_train_result *res, struct bp_err *
 	res->test_loss = res->test_acc = NAN;
 	if (!r->data.has_test)
 		return 0;
-	if (r->st.best_epoch > 0) {
-		struct bp_ckpt ck;
-		if (bp_ckpt_load(&ck, r->best, err))
+	if (r->st.best_epoch > 0) {   /* rank 0 reads it, and shares its weights */
+		int rc = 0;
+		if (r->writer) {
+			struct bp_ckpt ck;
+			rc = bp_ckpt_load(&ck, r->best, err);
+			if (!rc) {
+				rc = bp_ckpt_restore_net(&ck, r->net, r->best, err);
+				bp_ckpt_release(&ck);
+			}
+		}
+		if (bp_world_agree(rc, err))
 			return -1;
-		int rc = bp_ckpt_restore_net(&ck, r->net, r->best, err);
-		bp_ckpt_release(&ck);
-		if (rc)
-			return -1;
+		if (bp_world_on())
+			share_weights(r);
 	}
 	struct bp_stats s;
 	bp_team_evaluate(&r->team, &r->data.test, &r->data.norm, NULL, r->data.test.n, &s);
@@ -424,29 +483,40 @@ static int test_eval(struct run *r, struct bp_train_result *res, struct bp_err *
 	return 0;
 }
 
+/* The files a run appends to: config.yaml, metrics.csv (cut back to the
+ * checkpoint's epoch on resume) and its history, layers.csv. */
+static int open_outputs(struct run *r, const struct bp_train_opts *opts, struct bp_err *err)
+{
+	char path[4096];
+	int keep = opts->resume ? r->st.epoch : -1;
+	if (bp_path_join(path, sizeof path, r->dir, "config.yaml", err)
+	    || bp_write_atomic(path, r->config_text, r->config_len, err)
+	    || bp_path_join(path, sizeof path, r->dir, "metrics.csv", err)
+	    || bp_metrics_open(&r->metrics, path, keep, err) || load_history(r, path, err))
+		return -1;
+	if (r->team.diag
+	    && (bp_path_join(path, sizeof path, r->dir, "layers.csv", err)
+	        || bp_metrics_open_log(&r->layers, path, bp_diag_header, keep, err)))
+		return -1;
+	return 0;
+}
+
 int bp_train(struct bp_config *cfg, const struct bp_train_opts *opts, struct bp_train_result *res,
              struct bp_err *err)
 {
-	struct run r = { .cfg = cfg };
+	struct run r = { .cfg = cfg, .writer = bp_world_rank() == 0 };
 	double t0 = now();
 	memset(res, 0, sizeof *res);
 	res->best_val_loss = res->best_val_acc = res->test_loss = res->test_acc = NAN;
-	char path[4096];
 	int rc = -1;
-	if (prepare_dir(&r, opts, err) || setup(&r, err))
+	if (bp_world_agree(prepare_dir(&r, opts, err) || setup(&r, err) ? -1 : 0, err))
 		goto out;
-	if (opts->resume && resume(&r, opts->resume, err))
-		goto out;
-	if (bp_path_join(path, sizeof path, r.dir, "config.yaml", err)
-	    || bp_write_atomic(path, r.config_text, r.config_len, err)
-	    || bp_path_join(path, sizeof path, r.dir, "metrics.csv", err)
-	    || bp_metrics_open(&r.metrics, path, opts->resume ? r.st.epoch : -1, err)
-	    || bp_path_join(r.curves, sizeof r.curves, r.dir, "curves.svg", err)
-	    || load_history(&r, path, err))
-		goto out;
-	if (r.team.diag
-	    && (bp_path_join(path, sizeof path, r.dir, "layers.csv", err)
-	        || bp_metrics_open_log(&r.layers, path, bp_diag_header, opts->resume ? r.st.epoch : -1, err)))
+	if (opts->resume) {
+		if (bp_world_agree(resume(&r, opts->resume, err), err))
+			goto out;
+		share_resumed(&r);
+	}
+	if (bp_world_agree(r.writer ? open_outputs(&r, opts, err) : 0, err))
 		goto out;
 	rc = train_loop(&r, opts, res, err);
 	struct bp_err later;
@@ -468,6 +538,7 @@ int bp_train(struct bp_config *cfg, const struct bp_train_opts *opts, struct bp_
 		rc = -1;
 	if (bp_metrics_close(&r.layers, rc ? &later : err) && rc == 0)
 		rc = -1;
+	rc = bp_world_agree(rc, err);   /* every process exits with the same status */
 out:
 	run_release(&r);
 	return rc;

@@ -1,0 +1,255 @@
+#include "world.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef BP_HAVE_MPI
+#include <mpi.h>
+const bool bp_world_built = true;
+#else
+const bool bp_world_built = false;
+#endif
+
+/* The launchers' variables: OpenMPI's mpirun, PMIx ones (prterun, srun
+ * --mpi=pmix), and PMI/PMI2 ones (MPICH's hydra, srun --mpi=pmi2). */
+static const char *const size_vars[] = { "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE", NULL };
+static const char *const rank_vars[] = { "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", NULL };
+
+static int env_int(const char *const *names, int fallback)
+{
+	for (int i = 0; names[i]; i++) {
+		const char *v = getenv(names[i]);
+		char *end;
+		long n;
+		if (v && *v && (n = strtol(v, &end, 10)) >= 0 && !*end && n <= INT_MAX)
+			return (int)n;
+	}
+	return fallback;
+}
+
+bool bp_world_launched(void)
+{
+	for (int i = 0; rank_vars[i]; i++)
+		if (getenv(rank_vars[i]))
+			return true;
+	return false;
+}
+
+int bp_world_launch_size(void) { return bp_world_launched() ? env_int(size_vars, 1) : 1; }
+int bp_world_launch_rank(void) { return bp_world_launched() ? env_int(rank_vars, 0) : 0; }
+
+static struct {
+	bool on;                    /* MPI initialised */
+	int rank, size, local;
+	void *scratch;              /* the sums' received parts */
+	size_t cap;
+	int *counts, *displs;       /* size each, then two more: the parts' lengths and offsets */
+} w = { false, 0, 1, 1, NULL, 0, NULL, NULL };
+
+bool bp_world_on(void) { return w.size > 1; }
+int bp_world_rank(void) { return w.rank; }
+int bp_world_size(void) { return w.size; }
+int bp_world_local_size(void) { return w.local; }
+
+#ifdef BP_HAVE_MPI
+
+int bp_world_init(int *argc, char ***argv, struct bp_err *err)
+{
+	if (!bp_world_launched() || w.on)
+		return 0;
+	int provided;
+	if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+		return bp_fail(err, BP_ERR_RUNTIME, NULL, "MPI_Init_thread failed");
+	w.on = true;
+	MPI_Comm_rank(MPI_COMM_WORLD, &w.rank);
+	MPI_Comm_size(MPI_COMM_WORLD, &w.size);
+	MPI_Comm local;
+	MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, w.rank, MPI_INFO_NULL, &local);
+	MPI_Comm_size(local, &w.local);
+	MPI_Comm_free(&local);
+	w.counts = malloc(4 * (size_t)w.size * sizeof *w.counts);
+	if (!w.counts) {
+		MPI_Abort(MPI_COMM_WORLD, BP_ERR_RUNTIME);
+		return bp_fail_oom(err, "the MPI ranks' table", 4 * (size_t)w.size * sizeof *w.counts);
+	}
+	w.displs = w.counts + w.size;
+	return 0;
+}
+
+int bp_world_end(int status)
+{
+	if (!w.on)
+		return status;
+	fflush(stdout);
+	fflush(stderr);
+	if (status == 130) {
+		MPI_Barrier(MPI_COMM_WORLD);
+		_exit(status);
+	}
+	MPI_Finalize();
+	free(w.scratch);
+	free(w.counts);
+	w.on = false;
+	return status;
+}
+
+static void *scratch(size_t bytes)
+{
+	if (bytes > w.cap) {
+		void *p = realloc(w.scratch, bytes);
+		if (!p) {
+			fprintf(stderr, "bptrain: error: out of memory allocating %zu bytes for an MPI sum\n", bytes);
+			MPI_Abort(MPI_COMM_WORLD, BP_ERR_RUNTIME);
+		}
+		w.scratch = p;
+		w.cap = bytes;
+	}
+	return w.scratch;
+}
+
+/* Rank r's part of n elements: [lo, hi). */
+static void part(size_t n, int r, size_t *lo, size_t *hi)
+{
+	size_t q = n / (size_t)w.size, rem = n % (size_t)w.size, u = (size_t)r;
+	*lo = u * q + (u < rem ? u : rem);
+	*hi = *lo + q + (u < rem ? 1 : 0);
+}
+
+/* Vectors up to this many elements (times the ranks) are gathered whole. */
+#define SMALL_SUM 4096
+
+/* One body for both element types: T the C type, MT the MPI one. */
+#define WORLD_SUM(NAME, T, MT)                                                                         \
+	void NAME(T *v, size_t n)                                                                         \
+	{                                                                                                 \
+		if (w.size <= 1 || n == 0)                                                                    \
+			return;                                                                                   \
+		BP_BUG(n > (size_t)INT_MAX);                                                                  \
+		if (n * (size_t)w.size <= SMALL_SUM) {                                                        \
+			T *all = scratch(n * (size_t)w.size * sizeof *all);                                       \
+			MPI_Allgather(v, (int)n, MT, all, (int)n, MT, MPI_COMM_WORLD);                             \
+			for (size_t j = 0; j < n; j++) {                                                          \
+				T s = all[j];                                                                         \
+				for (int r = 1; r < w.size; r++)                                                      \
+					s += all[(size_t)r * n + j];                                                      \
+				v[j] = s;                                                                             \
+			}                                                                                         \
+			return;                                                                                   \
+		}                                                                                             \
+		size_t lo, hi;                                                                                \
+		part(n, w.rank, &lo, &hi);                                                                    \
+		size_t mine = hi - lo;                                                                        \
+		T *parts = scratch(mine * (size_t)w.size * sizeof *parts);                                    \
+		int *rcounts = w.counts, *rdispls = w.displs;                                                 \
+		int *scounts = w.displs + w.size, *sdispls = scounts + w.size;                                \
+		for (int r = 0; r < w.size; r++) {                                                            \
+			size_t a, b;                                                                              \
+			part(n, r, &a, &b);                                                                       \
+			scounts[r] = (int)(b - a);                                                                \
+			sdispls[r] = (int)a;                                                                      \
+			rcounts[r] = (int)mine;                                                                   \
+			rdispls[r] = (int)(mine * (size_t)r);                                                     \
+		}                                                                                             \
+		MPI_Alltoallv(v, scounts, sdispls, MT, parts, rcounts, rdispls, MT, MPI_COMM_WORLD);           \
+		for (size_t j = 0; j < mine; j++) {                                                           \
+			T s = parts[j];                                                                           \
+			for (int r = 1; r < w.size; r++)                                                          \
+				s += parts[(size_t)r * mine + j];                                                     \
+			v[lo + j] = s;                                                                            \
+		}                                                                                             \
+		MPI_Allgatherv(MPI_IN_PLACE, 0, MT, v, scounts, sdispls, MT, MPI_COMM_WORLD);                 \
+	}
+
+WORLD_SUM(bp_world_sum_f32, float, MPI_FLOAT)
+WORLD_SUM(bp_world_sum_f64, double, MPI_DOUBLE)
+
+void bp_world_or_u8(unsigned char *v, size_t n)
+{
+	for (size_t off = 0; w.size > 1 && off < n; off += INT_MAX) {
+		size_t c = n - off < INT_MAX ? n - off : INT_MAX;
+		MPI_Allreduce(MPI_IN_PLACE, v + off, (int)c, MPI_UNSIGNED_CHAR, MPI_BOR, MPI_COMM_WORLD);
+	}
+}
+
+bool bp_world_any(bool flag)
+{
+	if (w.size <= 1)
+		return flag;
+	int f = flag, any = 0;
+	MPI_Allreduce(&f, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+	return any != 0;
+}
+
+void bp_world_bcast(void *p, size_t n)
+{
+	for (size_t off = 0; w.size > 1 && off < n; off += INT_MAX) {
+		size_t c = n - off < INT_MAX ? n - off : INT_MAX;
+		MPI_Bcast((char *)p + off, (int)c, MPI_BYTE, 0, MPI_COMM_WORLD);
+	}
+}
+
+/* What a rank tells the others about its stretch of work. */
+struct outcome {
+	int failed;
+	int kind;
+	char where[sizeof ((struct bp_err *)0)->where];
+	char msg[sizeof ((struct bp_err *)0)->msg];
+	char host[64];
+};
+
+int bp_world_agree(int rc, struct bp_err *err)
+{
+	if (w.size <= 1)
+		return rc;
+	struct outcome mine;
+	memset(&mine, 0, sizeof mine);
+	mine.failed = rc != 0;
+	if (rc) {
+		mine.kind = (int)err->kind;
+		memcpy(mine.where, err->where, sizeof mine.where);
+		memcpy(mine.msg, err->msg, sizeof mine.msg);
+		mine.where[sizeof mine.where - 1] = mine.msg[sizeof mine.msg - 1] = '\0';
+		if (gethostname(mine.host, sizeof mine.host) != 0)
+			strcpy(mine.host, "?");
+		mine.host[sizeof mine.host - 1] = '\0';
+	}
+	struct outcome *all = scratch((size_t)w.size * sizeof *all);
+	MPI_Allgather(&mine, (int)sizeof mine, MPI_BYTE, all, (int)sizeof mine, MPI_BYTE, MPI_COMM_WORLD);
+	for (int r = 0; r < w.size; r++) {
+		if (!all[r].failed)
+			continue;
+		if (r != w.rank) {
+			struct outcome o = all[r];   /* scratch is reused by bp_fail's callers */
+			bp_fail(err, (enum bp_errkind)o.kind, o.where[0] ? o.where : NULL, "%s (on rank %d of %d, host %s)",
+			        o.msg, r, w.size, o.host);
+		}
+		return -1;
+	}
+	return 0;
+}
+
+#else /* without MPI: the world is this process */
+
+int bp_world_init(int *argc, char ***argv, struct bp_err *err)
+{
+	(void)argc;
+	(void)argv;
+	if (bp_world_launch_size() > 1)
+		return bp_fail(err, BP_ERR_CONFIG, NULL, "this bptrain was built without MPI, so it cannot train across the "
+		               "%d processes mpirun started: install libopenmpi-dev and rebuild (meson -Dmpi=enabled)",
+		               bp_world_launch_size());
+	return 0;
+}
+
+int bp_world_end(int status) { return status; }
+void bp_world_sum_f32(float *v, size_t n) { (void)v, (void)n; }
+void bp_world_sum_f64(double *v, size_t n) { (void)v, (void)n; }
+void bp_world_or_u8(unsigned char *v, size_t n) { (void)v, (void)n; }
+bool bp_world_any(bool flag) { return flag; }
+void bp_world_bcast(void *p, size_t n) { (void)p, (void)n; }
+int bp_world_agree(int rc, struct bp_err *err) { (void)err; return rc; }
+
+#endif
