@@ -17,6 +17,8 @@ if [ "${1:-}" = "--tests" ]; then
 fi
 
 PACKAGES="gcc libc6-dev meson ninja-build pkg-config libyaml-dev zlib1g-dev libopenblas-dev libcmocka-dev dataset-fashion-mnist python3"
+# Data-parallel training under mpirun (meson -Dmpi=auto finds it).
+PACKAGES="$PACKAGES openmpi-bin libopenmpi-dev"
 # tests/test_export.py: onnx.checker and NumPy for Debian's python3, Node.js
 # for ONNX Runtime (a machine whose Node.js came from elsewhere keeps it).
 if [ "$tests" = 1 ]; then
