@@ -121,7 +121,7 @@ ninja -C "$BUILD" "${targets[@]}" >/dev/null
 BPTRAIN=$BUILD/cmd/bptrain
 FLOOR=$BUILD/bench/gemm_floor
 if [ -z "${OPENBLAS_CORETYPE:-}" ] && [ "$SKIP_BPTRAIN" != 1 ]; then
-	kern=$("$BPTRAIN" --version | sed -n 's/.*OpenBLAS kernels: \([^)]*\)).*/\1/p')
+	kern=$("$BPTRAIN" --version | sed -n 's/.*OpenBLAS kernels: \([^;)]*\).*/\1/p')
 	[ -n "$kern" ] && export OPENBLAS_CORETYPE=$kern
 fi
 

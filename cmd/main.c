@@ -99,7 +99,7 @@ int main(int argc, char **argv)
 		return finish(0);
 	}
 	if (strcmp(name, "--version") == 0) {
-		printf("bptrain %s (OpenBLAS kernels: %s)\n", BP_VERSION, bp_blas_corename());
+		printf("bptrain %s (OpenBLAS kernels: %s; MPI: %s)\n", BP_VERSION, bp_blas_corename(), bp_world_library());
 		return finish(0);
 	}
 	for (size_t i = 0; i < NSUB; i++)

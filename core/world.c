@@ -56,6 +56,16 @@ int bp_world_local_size(void) { return w.local; }
 
 #ifdef BP_HAVE_MPI
 
+const char *bp_world_library(void)
+{
+	static char name[MPI_MAX_LIBRARY_VERSION_STRING];
+	int len = 0;
+	if (!name[0] && MPI_Get_library_version(name, &len) == MPI_SUCCESS) {
+		name[strcspn(name, ",\n")] = '\0';   /* "Open MPI v4.1.4, package: ..." */
+	}
+	return name[0] ? name : "MPI";
+}
+
 int bp_world_init(int *argc, char ***argv, struct bp_err *err)
 {
 	if (!bp_world_launched() || w.on)
@@ -232,6 +242,8 @@ int bp_world_agree(int rc, struct bp_err *err)
 }
 
 #else /* without MPI: the world is this process */
+
+const char *bp_world_library(void) { return "none"; }
 
 int bp_world_init(int *argc, char ***argv, struct bp_err *err)
 {

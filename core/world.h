@@ -28,6 +28,9 @@
 /* Whether this bptrain was built with MPI (meson -Dmpi). */
 extern const bool bp_world_built;
 
+/* The MPI library this bptrain runs on ("Open MPI v4.1.4"), or "none". */
+const char *bp_world_library(void);
+
 /* True when an MPI launcher (mpirun, mpiexec, srun) started this process:
  * its environment says so. */
 bool bp_world_launched(void);

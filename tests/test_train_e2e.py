@@ -868,7 +868,7 @@ def version_with(env_extra, drop=()):
     env.update(env_extra)
     p = subprocess.run([BPTRAIN, "--version"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        universal_newlines=True, timeout=30, env=env)
-    m = re.match(r"^bptrain \S+ \(OpenBLAS kernels: (\S+)\)$", p.stdout.strip())
+    m = re.match(r"^bptrain \S+ \(OpenBLAS kernels: ([^;\s]+); MPI: [^)]+\)$", p.stdout.strip())
     need(p.returncode == 0 and m, "--version printed %r (exit %d)" % (p.stdout, p.returncode))
     return m.group(1)
 
