@@ -144,6 +144,13 @@ void bp_diag_step(struct bp_diag *d)
 	d->steps++;
 }
 
+void bp_diag_merge_members(struct bp_diag *d)
+{
+	for (int m = 1; m < d->members; m++)
+		for (size_t u = 0; u < d->nalive; u++)
+			d->alive[u] |= d->alive[(size_t)m * d->nalive + u];
+}
+
 static void cell(FILE *f, bool on, double v)
 {
 	fputc(',', f);

@@ -61,6 +61,9 @@ void bp_diag_apply(struct bp_diag *d, int member, struct bp_optim *o, float *par
                    size_t begin, size_t end);
 /* After every member's apply: adds the step to the epoch. */
 void bp_diag_step(struct bp_diag *d);
+/* The members' masks ORed into member 0's (the first nalive bytes of
+ * alive), so that a data-parallel run can OR them across processes. */
+void bp_diag_merge_members(struct bp_diag *d);
 /* The epoch's rows of layers.csv (param: the weights at the epoch's end). */
 void bp_diag_rows(const struct bp_diag *d, const float *param, int epoch, FILE *f);
 

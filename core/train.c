@@ -411,8 +411,10 @@ static int train_loop(struct run *r, const struct bp_train_opts *opts, struct bp
 		r->st.batch = 0;
 		e.seconds = now() - start;
 		res->epochs_run = epoch;
-		if (r->team.diag)   /* a unit is dead when it was zero on every process's samples */
-			bp_world_or_u8(r->diag.alive, (size_t)r->diag.members * r->diag.nalive);
+		if (r->team.diag && bp_world_on()) {   /* a unit is dead when it was zero on every process's samples */
+			bp_diag_merge_members(&r->diag);
+			bp_world_or_u8(r->diag.alive, r->diag.nalive);
+		}
 		bool interrupted = bp_world_any(opts->stop && *opts->stop);
 		int wrc = (r->writer && bp_metrics_append(&r->metrics, &e, err)) || write_layers(r, epoch, err)
 		          || add_row(r, &e, err)
