@@ -139,7 +139,12 @@ static void conv_case(const struct geom_case *k, enum bp_act act, struct bp_rng 
 					want[(((size_t)s * F + f) * g.oh + oy) * g.ow + ox] = (float)z;
 				}
 	bp_act_forward(act, want, NULL, 1, (int)ys);
-	assert_true(max_diff(y, want, ys) < 1e-4);
+	/* Float rounding grows with the terms of each sum (C·kh·kw of them,
+	 * |z| ~ √kk): 1e-4 up to 400 terms, in proportion beyond (the
+	 * 160-channel case differs by 1.3e-4 with OpenBLAS's SkylakeX kernels
+	 * on an AMD Zen 4, whose sgemm adds in another order than Haswell's). */
+	const double tol = 1e-4 * (kk > 400 ? kk / 400.0 : 1.0);
+	assert_true(max_diff(y, want, ys) < tol);
 
 	/* Backward against the direct derivatives. */
 	float *dy = randoms(ys, r), *dz = malloc(ys * sizeof *dz), *dy0 = malloc(ys * sizeof *dy0);
