@@ -1,4 +1,5 @@
 #!/bin/bash
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"   # sh bench/run.sh works too
 # Training speed (issues 5 and 10): bptrain against PyTorch on the same nets,
 # side by side, in one run.
 #
@@ -19,9 +20,22 @@
 # section of bench/RESULTS.md (between its markers), with `bptrain time`'s
 # report of the CNN.
 #
-#   bench/run.sh                     everything, 1 and 2 threads, 3 rounds
+#   bench/run.sh                     everything, 1 and 2 threads, 3 rounds, then the MPI section
 #   ROUNDS=5 NETS="wide big" THREADS=2 bench/run.sh
 #   NETS=cnn bench/run.sh            the CNN rows alone
+#   bench/run.sh --mpi-only          the MPI section alone (no PyTorch needed)
+#   MPI=0 bench/run.sh               everything but the MPI section
+#
+# MPI section (data-parallel scaling): for each of MPI_NETS, samples per second
+# of 1 process × 2 threads, 2 processes × 1 thread (mpirun -np 2 --bind-to none
+# ... --threads 1) and 1 × 1, the three alternating (the one that goes first
+# rotates) for MPI_ROUNDS rounds; medians of the epoch seconds in metrics.csv
+# (every epoch of every round, as the rows above); target (2×1)/(1×2) ≥ 0.9.
+# Then bench/allreduce (the gradient sum, bp_world_sum_f32, for a sweep of
+# sizes and each net's parameter count, on 2 ranks) and bench/scaling.py, which
+# fits the α–β model and writes bench/SCALING.md. It replaces the
+# "Data-parallel speed" section of bench/RESULTS.md (between its markers).
+# Skipped, with a message, when mpirun or an MPI-enabled bptrain is missing.
 #
 # Environment (defaults in brackets):
 #   ROUNDS [3]   NETS [seed wide big cnn]   THREADS [1 2]   EPOCHS [2]
@@ -36,6 +50,9 @@
 #   PYTHON [/usr/bin/python3]: Debian's python3 with python3-torch
 #   RESULTS [bench/RESULTS.md]; WRITE [1]: 0 prints the tables only
 #   SKIP_BPTRAIN [0]: 1 measures PyTorch and the floor only
+#   MPI [1]: 0 skips the MPI section; MPI_NETS [seed wide cnn]; MPI_ROUNDS [$ROUNDS];
+#   MPI_EPOCHS [$EPOCHS]; SCALING [bench/SCALING.md]: scaling.py's page (written when WRITE=1)
+#   ALLREDUCE_MAX_BYTES [67108864]: the sweep's largest vector (from 1 KB, doubling)
 #
 # Threads. bptrain and the floor get --threads N and set OpenBLAS themselves
 # (OPENBLAS_NUM_THREADS is removed from their environment). PyTorch 1.13's MLPs
@@ -57,6 +74,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+MPI_ONLY=0
+for arg in "$@"; do
+	case $arg in
+	--mpi-only) MPI_ONLY=1 ;;
+	-h | --help) sed -n '3,/^set -euo/s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	*) echo "bench/run.sh: error: unknown argument '$arg' (--mpi-only, or none)" >&2; exit 2 ;;
+	esac
+done
+
 ROUNDS=${ROUNDS:-3}
 NETS=${NETS:-seed wide big cnn}
 THREADS=${THREADS:-1 2}
@@ -74,6 +100,12 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 RESULTS=${RESULTS:-bench/RESULTS.md}
 WRITE=${WRITE:-1}
 SKIP_BPTRAIN=${SKIP_BPTRAIN:-0}
+MPI=${MPI:-1}
+MPI_NETS=${MPI_NETS:-seed wide cnn}
+MPI_ROUNDS=${MPI_ROUNDS:-$ROUNDS}
+MPI_EPOCHS=${MPI_EPOCHS:-$EPOCHS}
+SCALING=${SCALING:-bench/SCALING.md}
+ALLREDUCE_MAX_BYTES=${ALLREDUCE_MAX_BYTES:-67108864}
 TIME=/usr/bin/time
 
 die() { echo "bench/run.sh: error: $*" >&2; exit 1; }
@@ -100,9 +132,18 @@ CNN_PEAK_TARGET=0.6
 CNN_RSS_TARGET=3
 
 [ -x "$TIME" ] || die "$TIME is missing: apt-get install -y time"
-"$PYTHON" -c 'import torch' 2>/dev/null || die "$PYTHON cannot import torch: apt-get install -y python3-torch"
+if [ $MPI_ONLY = 1 ]; then
+	[ "$MPI" != 0 ] || die "--mpi-only with MPI=0 runs nothing"
+	NETS=$MPI_NETS   # the CNN's data subset below, when MPI_NETS has cnn
+	SKIP_BPTRAIN=0
+else
+	"$PYTHON" -c 'import torch' 2>/dev/null || die "$PYTHON cannot import torch: apt-get install -y python3-torch"
+fi
 [ -r "$FM/train-images-idx3-ubyte.gz" ] || die "no Fashion-MNIST in $FM (set FASHION_MNIST)"
 [ "$ROUNDS" -ge 1 ] 2>/dev/null || die "ROUNDS must be a positive integer"
+[ "$MPI_ROUNDS" -ge 1 ] 2>/dev/null || die "MPI_ROUNDS must be a positive integer"
+[ "$MPI_EPOCHS" -ge 1 ] 2>/dev/null || die "MPI_EPOCHS must be a positive integer"
+for net in $MPI_NETS; do net_layers "$net" >/dev/null; done
 [ "$CNN_SAMPLES" -ge 100 ] 2>/dev/null || die "CNN_SAMPLES must be a whole number ≥ 100"
 [ "$PROBE_STEPS" -ge 1 ] 2>/dev/null && [ "$PROBE_ROUNDS" -ge 1 ] 2>/dev/null \
 	|| die "PROBE_STEPS and PROBE_ROUNDS must be positive integers"
@@ -117,9 +158,13 @@ if [ ! -d "$BUILD" ]; then
 fi
 targets=(bench/gemm_floor)
 [ "$SKIP_BPTRAIN" = 1 ] || targets+=(cmd/bptrain)
+# bench/allreduce exists only in a build with MPI (meson -Dmpi).
+[ "$MPI" != 0 ] && ninja -C "$BUILD" -t targets all 2>/dev/null | grep -q '^bench/allreduce:' \
+	&& targets+=(bench/allreduce)
 ninja -C "$BUILD" "${targets[@]}" >/dev/null
 BPTRAIN=$BUILD/cmd/bptrain
 FLOOR=$BUILD/bench/gemm_floor
+ALLREDUCE=$BUILD/bench/allreduce
 if [ -z "${OPENBLAS_CORETYPE:-}" ] && [ "$SKIP_BPTRAIN" != 1 ]; then
 	kern=$("$BPTRAIN" --version | sed -n 's/.*OpenBLAS kernels: \([^;)]*\).*/\1/p')
 	[ -n "$kern" ] && export OPENBLAS_CORETYPE=$kern
@@ -162,6 +207,7 @@ mb() { awk -v k="$1" 'BEGIN { if (k == "") print "n/a"; else printf "%.0f\n", k 
 # field FILE KEY: the value after KEY on the line starting with KEY (the last such line).
 field() { awk -v k="$2" '$1 == k { v = $2 } END { print v }' "$1"; }
 plural() { [ "$1" = 1 ] && echo "1 thread" || echo "$1 threads"; }
+plural_of() { [ "$1" = 1 ] && echo "1 $2" || echo "$1 $2s"; }
 
 # ---- the CNN's data: the first CNN_SAMPLES training images and labels, plain IDX files
 CNN_IMAGES=$tmp/cnn-train-images-idx3-ubyte
@@ -322,6 +368,207 @@ run_peak() {
 		--peak-size "$PEAK_SIZE" --samples 1 --val 0 | awk '$1 == "peak_gflops" { print $2 }' >>"$tmp/peak-$1"
 }
 
+# ---- MPI section: data-parallel speed on this machine, the gradient sum, the projection
+MPI_LAYOUTS=(1x2 2x1 1x1)
+# The plain runs' environment, and mpirun's: 2 ranks, unbound (a rank's
+# threads may use every core), bounded in time.
+SOLO=(env -u OPENBLAS_NUM_THREADS -u OMP_NUM_THREADS timeout "$TIMEOUT")
+MPIRUN=(env -u OPENBLAS_NUM_THREADS -u OMP_NUM_THREADS)
+[ "$(id -u)" = 0 ] && MPIRUN+=(OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1)
+MPIRUN+=(mpirun -np 2 --bind-to none --timeout "$TIMEOUT")
+# time_batches NET: `bptrain time` steps for the optimiser's share of a step.
+time_batches() { case $1 in seed) echo 1000 ;; wide) echo 300 ;; big) echo 40 ;; cnn) echo 50 ;; esac; }
+
+# run_layout NET LAYOUT ROUND: one run of NET as LAYOUT (PROCESSESxTHREADS);
+# appends to $tmp/mpi-NET-LAYOUT.{epoch,acc} and writes .same.ROUND.
+run_layout() {
+	local net=$1 l=$2 r=$3 out=$tmp/mpi-run-$1-$2 p=$tmp/mpi-$1-$2
+	local launch=("${SOLO[@]}")
+	[ "${l%x*}" = 2 ] && launch=("${MPIRUN[@]}")
+	data_args "$net"
+	if ! "${launch[@]}" "$BPTRAIN" train "$(net_config "$net")" "${DATA[@]}" --set "train.epochs=$MPI_EPOCHS" \
+		--out "$out" --force --threads "${l#*x}" --quiet >"$tmp/mpi.log" 2>&1; then
+		log "  $l failed: $(grep -v '^\s*$' "$tmp/mpi.log" | tail -3)"
+		return 1
+	fi
+	# metrics.csv: epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds
+	awk -F, 'NR > 1 { print $7 }' "$out/metrics.csv" >>"$p.epoch"
+	cut -d, -f1-6 "$out/metrics.csv" >"$p.same.$r"
+	awk -F, 'NR > 1 { a = $5 } END { print a }' "$out/metrics.csv" >>"$p.acc"
+	log "  $l  epochs $(awk -F, 'NR > 1 { printf "%s ", $7 }' "$out/metrics.csv")s"
+	rm -rf "$out"
+}
+
+mpi_section() {
+	local why="" net l r i t
+	data_args seed
+	if ! command -v mpirun >/dev/null 2>&1; then
+		why="mpirun is not installed (apt-get install -y openmpi-bin libopenmpi-dev, then meson setup --reconfigure $BUILD)"
+	elif [ ! -x "$ALLREDUCE" ]; then
+		why="$BUILD was configured without MPI (it has no bench/allreduce): install libopenmpi-dev and run meson setup --reconfigure $BUILD"
+	elif ! "${MPIRUN[@]}" "$BPTRAIN" train bench/configs/seed.yaml "${DATA[@]}" --check >"$tmp/mpi-check.log" 2>&1; then
+		why="this bptrain cannot train under mpirun: $(grep -v '^\s*$' "$tmp/mpi-check.log" | tail -1)"
+	fi
+	if [ -n "$why" ]; then
+		log "== MPI section skipped: $why"
+		return 0
+	fi
+	case " $MPI_NETS " in
+	*" cnn "*) [ -s "$CNN_LABELS" ] || make_cnn_data || die "could not write the CNN's data subset" ;;
+	esac
+	local started load t0
+	started=$(date -u '+%Y-%m-%d %H:%M UTC'); load=$(awk '{ print $1 }' /proc/loadavg); t0=$(date +%s)
+
+	for net in $MPI_NETS; do
+		for r in $(seq 1 "$MPI_ROUNDS"); do
+			log "== mpi: $net $(net_layers "$net") global batch $(net_batch "$net"), round $r/$MPI_ROUNDS"
+			for i in 0 1 2; do
+				l=${MPI_LAYOUTS[$(((r - 1 + i) % 3))]}
+				run_layout "$net" "$l" "$r" || true
+			done
+		done
+	done
+
+	# Each net's parameter count and training samples (--check), and the
+	# optimiser's time per step at 1 and 2 threads (`bptrain time`).
+	local params ntrain opt1 opt2 net_args=()
+	echo "net,layers,params,batch,train_samples,sps_1x2,sps_2x1,sps_1x1,opt_ms_1t,opt_ms_2t" >"$tmp/mpi-configs.csv"
+	for net in $MPI_NETS; do
+		data_args "$net"
+		"${SOLO[@]}" "$BPTRAIN" train "$(net_config "$net")" "${DATA[@]}" --check >"$tmp/mpi-info.log" 2>&1 \
+			|| die "bptrain train --check failed on $net: $(tail -1 "$tmp/mpi-info.log")"
+		params=$(awk '$1 == "model" { print $2; exit }' "$tmp/mpi-info.log")
+		ntrain=$(awk '$1 == "split" && $2 == "train" { print $3; exit }' "$tmp/mpi-info.log")
+		[ -n "$params" ] && [ -n "$ntrain" ] || die "no 'model N parameters' or 'split train N' in bptrain's --check output"
+		echo "$params" >"$tmp/mpi-$net.params"
+		echo "$ntrain" >"$tmp/mpi-$net.ntrain"
+		net_args+=(--net "$net=$params")
+		for t in 1 2; do
+			"${SOLO[@]}" "$BPTRAIN" time "$(net_config "$net")" "${DATA[@]}" --threads "$t" \
+				--batches "$(time_batches "$net")" --format json >"$tmp/mpi-time-$net-$t.json" 2>"$tmp/time.err" \
+				|| { log "  bptrain time failed: $(tail -1 "$tmp/time.err")"; : >"$tmp/mpi-time-$net-$t.json"; }
+		done
+		opt1=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["optimizer_ms"])' "$tmp/mpi-time-$net-1.json" 2>/dev/null || true)
+		opt2=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["optimizer_ms"])' "$tmp/mpi-time-$net-2.json" 2>/dev/null || true)
+		local sps=()
+		for l in 1x2 2x1 1x1; do
+			touch "$tmp/mpi-$net-$l.epoch"
+			sps+=("$(ratio "$ntrain" "$(median "$tmp/mpi-$net-$l.epoch")" 1)")
+		done
+		echo "$net,$(net_layers "$net" | tr , -),$params,$(net_batch "$net"),$ntrain,${sps[0]},${sps[1]},${sps[2]},$opt1,$opt2" \
+			| sed 's/n\/a//g' >>"$tmp/mpi-configs.csv"
+	done
+
+	log "== mpi: bench/allreduce (the gradient sum on 2 ranks), sweep 1 KB .. $(mb $((ALLREDUCE_MAX_BYTES / 1024))) MB and each net"
+	local fit="" scaling_out=$SCALING
+	[ "$WRITE" = 1 ] || scaling_out=$tmp/SCALING.md
+	if "${MPIRUN[@]}" "$ALLREDUCE" "${net_args[@]}" --max-bytes "$ALLREDUCE_MAX_BYTES" \
+		>"$tmp/allreduce.csv" 2>"$tmp/allreduce.err"; then
+		# Kept in the build dir, so bench/scaling.py can be rerun on them alone.
+		cp "$tmp/allreduce.csv" "$tmp/mpi-configs.csv" "$BUILD/bench/"
+		if "$PYTHON" bench/scaling.py --allreduce "$BUILD/bench/allreduce.csv" --configs "$BUILD/bench/mpi-configs.csv" \
+			--out "$scaling_out" --rerun "bench/run.sh --mpi-only" \
+			--run-note "Measured $started on this machine ($(lscpu | awk -F: '/Model name/ { sub(/^ +/, "", $2); print $2; exit }'), $(nproc) cores; load average $load before the section)." \
+			>"$tmp/scaling.out" 2>"$tmp/scaling.err"; then
+			fit=$(cat "$tmp/scaling.out")
+		else
+			log "  bench/scaling.py failed: $(tail -1 "$tmp/scaling.err")"
+		fi
+	else
+		log "  bench/allreduce failed: $(tail -3 "$tmp/allreduce.err")"
+	fi
+	local secs=$(($(date +%s) - t0))
+
+	# ---- tables
+	local epochs="| net | global batch | 1 × 1 s/epoch (best) | 1 × 2 s/epoch (best) | 2 × 1 s/epoch (best) |
+|---|---|---|---|---|"
+	local speed="| net | 1 × 1 samples/s | 1 × 2 samples/s | 2 × 1 samples/s | (2 × 1) / (1 × 2) (target ≥ 0.9) | 2 × 1 / 1 × 1 | 1 × 2 / 1 × 1 | gradient sum µs (bench/allreduce) | 1 × 2 step µs | 2 × 1 step µs | val_acc 1 × 2 / 2 × 1 | 2 × 1 metrics = 1 × 2's | 2 × 1 identical across rounds |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+	local met="" missed="" p s12 s21 s11 rt same eq sum_us
+	for net in $MPI_NETS; do
+		p=$tmp/mpi-$net
+		for l in 1x2 2x1 1x1; do touch "$p-$l.epoch" "$p-$l.acc"; done
+		ntrain=$(cat "$p.ntrain")
+		s11=$(ratio "$ntrain" "$(median "$p-1x1.epoch")" 0)
+		s12=$(ratio "$ntrain" "$(median "$p-1x2.epoch")" 0)
+		s21=$(ratio "$ntrain" "$(median "$p-2x1.epoch")" 0)
+		rt=$(ratio "$s21" "$s12")
+		same=n/a
+		if ls "$p-2x1.same."* >/dev/null 2>&1; then
+			same=yes
+			for f in "$p-2x1.same."*; do cmp -s "$f" "$p-2x1.same.1" || same=no; done
+		fi
+		eq=n/a
+		[ -s "$p-2x1.same.1" ] && [ -s "$p-1x2.same.1" ] && { cmp -s "$p-2x1.same.1" "$p-1x2.same.1" && eq=yes || eq=no; }
+		sum_us=$(awk -F, -v n="$net" '$1 == "net" && $2 == n { printf "%.0f (%.0f–%.0f)\n", $8, $9, $10 }' \
+			"$tmp/allreduce.csv" 2>/dev/null)
+		epochs+="
+| $net $(net_layers "$net" | tr , -) | $(net_batch "$net") | $(sec "$(median "$p-1x1.epoch")" "$(best "$p-1x1.epoch")") | $(sec "$(median "$p-1x2.epoch")" "$(best "$p-1x2.epoch")") | $(sec "$(median "$p-2x1.epoch")" "$(best "$p-2x1.epoch")") |"
+		speed+="
+| $net | $s11 | $s12 | $s21 | $rt ($(meets "$rt" 0.9)) | $(ratio "$s21" "$s11") | $(ratio "$s12" "$s11") | ${sum_us:-n/a} | $(ratio "$(net_batch "$net")e6" "$s12" 0) | $(ratio "$(net_batch "$net")e6" "$s21" 0) | $(acc "$(median "$p-1x2.acc")") / $(acc "$(median "$p-2x1.acc")") | $eq | $same |"
+		if [ "$(meets "$rt" 0.9)" = yes ]; then met+="${met:+, }$net $rt"; else missed+="${missed:+, }$net $rt"; fi
+	done
+	local b80="" alpha beta
+	alpha=$(awk '$1 == "alpha_us" { print $2 }' <<<"$fit"); beta=$(awk '$1 == "beta_ns_per_byte" { print $2 }' <<<"$fit")
+	if [ -n "$fit" ]; then
+		b80="| net | link | global batch for ≥ 80 % efficiency at 2 / 4 / 8 / 16 / 32 / 64 nodes |
+|---|---|---|"
+		while read -r _ net link cells; do
+			b80+="
+| $net | $link | $(tr ' ' '\n' <<<"$cells" | cut -d: -f2 | paste -sd/ | sed 's|/| / |g') |"
+		done < <(awk '$1 == "b80"' <<<"$fit")
+	fi
+	local cmd="bench/run.sh --mpi-only"
+	[ "$MPI_ROUNDS" != 3 ] && cmd="MPI_ROUNDS=$MPI_ROUNDS $cmd"
+	[ "$MPI_EPOCHS" != 2 ] && cmd="MPI_EPOCHS=$MPI_EPOCHS $cmd"
+	[ "$MPI_NETS" != "seed wide cnn" ] && cmd="MPI_NETS=\"$MPI_NETS\" $cmd"
+	local quiet
+	if awk -v l="$load" 'BEGIN { exit !(l > 0.5) }'; then
+		quiet="Load average (1 min) before the section: $load: other work shared the 2 cores, so these numbers are noisy (MPI ranks that wait for each other suffer most when a core is taken); rerun on a quiet machine."
+	else
+		quiet="Load average (1 min) before the section: $load (a quiet machine; during the run the load is the benchmark's own)."
+	fi
+	local section="<!-- mpi-scaling:begin -->
+## Data-parallel speed (MPI) and scaling
+
+Run of \`$cmd\` (the MPI section of \`bench/run.sh\`; \`bench/run.sh\` runs it after the rest), started $started, $secs s.
+Machine: $(lscpu | awk -F: '/Model name/ { sub(/^ +/, "", $2); print $2; exit }'), $(nproc) cores; $(mpirun --version 2>/dev/null | head -1); \`$BUILD\`.
+Same config and global batch in the three layouts: 1 × 2 is \`bptrain train CONFIG --threads 2\`, 2 × 1
+\`mpirun -np 2 --bind-to none --timeout $TIMEOUT bptrain train CONFIG --threads 1\` (each rank half of every batch), 1 × 1
+\`--threads 1\`. Seed and wide on Fashion-MNIST (54000 to train, 6000 to validate), the CNN on the first $CNN_SAMPLES
+images ($CNN_NTRAIN + $CNN_NVAL), $(plural_of "$MPI_EPOCHS" epoch), $(plural_of "$MPI_ROUNDS" round), the three layouts alternating (the first rotates).
+s/epoch: the median over every epoch of every round (training plus validation), the smallest in brackets;
+samples/s: training samples over that median; step: global batch over samples/s. The gradient sum is
+\`bench/allreduce\`'s median (10th–90th percentile) time of \`bp_world_sum_f32\` on the net's parameter count, 2 ranks.
+
+$epochs
+
+$speed
+
+Target: (2 × 1) / (1 × 2) ≥ 0.9 (MPI costs little on one box).
+Verdict of this run (written by the script): met: ${met:-none}; missed: ${missed:-none}.
+$quiet
+
+The gradient sum's cost model, fitted to \`bench/allreduce\`'s sweep on 2 ranks: α = ${alpha:-?} µs, β = ${beta:-?} ns/byte;
+the projection to 2–64 nodes on 10 and 100 Gbit/s links, and what to change when scaling out, are in
+[SCALING.md](SCALING.md). Its smallest global batches that keep ≥ 80 % efficiency:
+
+${b80:-(bench/allreduce or bench/scaling.py failed: no projection)}
+<!-- mpi-scaling:end -->"
+	echo "$section"
+	if [ "$WRITE" = 1 ]; then
+		touch "$RESULTS"
+		local new=$tmp/results-mpi.md
+		SECTION="$section" awk '
+			/<!-- mpi-scaling:begin -->/ { skip = 1; if (!done) { print ENVIRON["SECTION"]; done = 1 } next }
+			/<!-- mpi-scaling:end -->/ { skip = 0; next }
+			!skip { print }
+			END { if (!done) { if (NR) print ""; print ENVIRON["SECTION"] } }' "$RESULTS" >"$new"
+		cat "$new" >"$RESULTS"
+		log "wrote the Data-parallel section of $RESULTS and $scaling_out"
+	fi
+}
+
 bp_ok=1
 [ "$SKIP_BPTRAIN" = 1 ] && bp_ok=0
 cnn_bp_ok=$bp_ok
@@ -340,6 +587,10 @@ if [ $has_cnn = 1 ]; then
   (the CNN rows need the conv2d and max_pool2d layers; NETS=\"$mlp_nets\" runs the MLP rows alone, SKIP_BPTRAIN=1 PyTorch alone)"
 		fi
 	fi
+fi
+if [ $MPI_ONLY = 1 ]; then
+	mpi_section
+	exit 0
 fi
 
 for net in $mlp_nets; do
@@ -601,4 +852,8 @@ if [ "$WRITE" = 1 ]; then
 		END { if (!done) { if (NR) print ""; print ENVIRON["SECTION"] } }' "$RESULTS" >"$new"
 	cat "$new" >"$RESULTS"
 	log "wrote the Training speed section of $RESULTS"
+fi
+
+if [ "$MPI" != 0 ]; then
+	mpi_section
 fi
