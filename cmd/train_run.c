@@ -139,12 +139,14 @@ int bp_train_check(struct bp_config *cfg)
 	int status = 0;
 	static const char *const types[] = { [BP_DT_U8] = "uint8", [BP_DT_I8] = "int8", [BP_DT_I16] = "int16",
 	                                      [BP_DT_I32] = "int32", [BP_DT_F32] = "float32", [BP_DT_F64] = "float64" };
-	if (bp_model_label_spec(cfg, &spec, &err) || bp_data_load(&data, &cfg->data, &spec, cfg->seed, &err))
-		goto fail;
-	if (!(net = bp_model_build(cfg, data.train.shape, cfg->train.batch_size, &err))
-	    || bp_model_check_labels(net, &data.train, &err)
-	    || (data.has_val && bp_model_check_labels(net, data.val_src, &err))
-	    || (data.has_test && bp_model_check_labels(net, &data.test, &err)))
+	int rc = bp_model_label_spec(cfg, &spec, &err) || bp_data_load(&data, &cfg->data, &spec, cfg->seed, &err)
+	         || !(net = bp_model_build(cfg, data.train.shape, cfg->train.batch_size, &err))
+	         || bp_model_check_labels(net, &data.train, &err)
+	         || (data.has_val && bp_model_check_labels(net, data.val_src, &err))
+	         || (data.has_test && bp_model_check_labels(net, &data.test, &err));
+	/* Under mpirun every process checks its own host's data: rank 0 reports
+	 * any rank's failure instead of printing its own success. */
+	if (bp_world_agree(rc ? -1 : 0, &err))
 		goto fail;
 	const struct bp_dataset *tr = &data.train;
 	printf("config    %s: ok\n", cfg->name);
