@@ -27,6 +27,9 @@ int bp_train_check(struct bp_config *cfg);
 
 /* cmd/errors.c. Prints "bptrain: error: WHERE: MSG" (or without WHERE) and returns the
  * exit status for e->kind. */
+/* The last message bp_usage_error printed (or would have, on a rank other
+ * than 0), with its "(see ...)" hint; "" before any. */
+const char *bp_last_usage_error(void);
 int bp_report(const struct bp_err *e);
 /* A usage error: one line, exit status 2. */
 int bp_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -20,6 +20,10 @@ int bp_report(const struct bp_err *e)
 	return e->kind ? (int)e->kind : 1;
 }
 
+static char last_usage[640];
+
+const char *bp_last_usage_error(void) { return last_usage; }
+
 int bp_usage_error(const char *cmd, const char *fmt, ...)
 {
 	char msg[512];
@@ -27,6 +31,7 @@ int bp_usage_error(const char *cmd, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	snprintf(last_usage, sizeof last_usage, "%s (see 'bptrain %s --help')", msg, cmd);
 	if (bp_world_launch_rank() == 0)
 		fprintf(stderr, "bptrain: error: %s (see 'bptrain %s --help')\n", msg, cmd);
 	return BP_EXIT_USAGE;

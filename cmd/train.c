@@ -188,7 +188,15 @@ int cmd_train(int argc, char **argv)
 	if (!o.sets)
 		return out_of_memory();
 	int status = parse_args(argc, argv, &o);
-	if (status == 0)
+	/* Under mpirun the ranks' command lines may differ (MPMD): they agree
+	 * on them before anything else, so that one rank's bad option stops
+	 * them all instead of leaving the others waiting. */
+	struct bp_err err = { 0 };
+	if (status > 0)
+		bp_fail(&err, (enum bp_errkind)status, NULL, "%s", bp_last_usage_error());
+	if (bp_world_agree(status > 0 ? -1 : 0, &err) && status <= 0)
+		status = bp_report(&err);
+	else if (status == 0)
 		status = run(&o);
 	else if (status < 0)
 		status = 0;

@@ -131,17 +131,13 @@ def mpi_env():
         # For the ranks only (not for bptrain run without mpirun): OpenMPI
         # leaks at MPI_Finalize, and LeakSanitizer (detect_leaks=1 in the
         # suite) would fail every rank. Leaks whose allocation stack passes
-        # through OpenMPI's own libraries are suppressed (lsan_mpi.supp,
-        # written to TMP); bptrain's own allocations never have those frames,
+        # through OpenMPI's own libraries are suppressed (tests/lsan_mpi.supp);
+        # bptrain's own allocations never have those frames,
         # so its leaks still fail the run. fast_unwind_on_malloc=0: OpenMPI
         # has no frame pointers, and its components are dlclose()d before
         # the report, so without full unwinding the stacks stop at
         # "<unknown module>" and cannot be matched.
-        supp = os.path.join(TMP, "lsan_mpi.supp")
-        if not os.path.exists(supp):
-            with open(supp, "w") as f:
-                f.write("".join("leak:%s\n" % lib for lib in ("libmpi.so", "libopen-pal.so", "libopen-rte.so",
-                                                                "libpmix.so", "libhwloc.so", "libevent")))
+        supp = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lsan_mpi.supp")
         env["ASAN_OPTIONS"] = ":".join(o for o in (env.get("ASAN_OPTIONS", ""), "fast_unwind_on_malloc=0") if o)
         env["LSAN_OPTIONS"] = ":".join(o for o in (env.get("LSAN_OPTIONS", ""), "suppressions=" + supp,
                                                     "print_suppressions=0") if o)
@@ -635,7 +631,8 @@ def c07_errors_agreed_and_printed_once():
     """Under mpirun -np 2, one 'bptrain: error:' line each, the one a single
     process prints, and mpirun's status is the ranks': a config error (2);
     a data error on rank 1 only (MPMD: 3, the line names rank 1 and the
-    host) or rank 0 only (3, no rank named); divergence (4, every rank
+    host) or rank 0 only (3, no rank named), and so is a bad option on rank
+    1 only (2); divergence (4, every rank
     ends, the same epoch and batch as one process of 2 threads);
     `bptrain eval` refused (2)."""
     need_mpi()
@@ -695,6 +692,15 @@ def c07_errors_agreed_and_printed_once():
     need(summary(two)["stopped"] == "diverged" and metrics(two) == metrics(one), "after divergence: %s %s vs %s"
          % (summary(two)["stopped"], metrics(two), metrics(one)))
     no_leftovers(two)
+
+    # A bad option on rank 1 only (MPMD): the ranks agree on their command
+    # lines first, so rank 0 prints rank 1's usage error instead of waiting.
+    single = error_lines(bp("train", cfg, "--bogus").stderr)
+    line = one_error(mpi([(1, ["train", cfg, "--out", os.path.join(folder, "o1")]),
+                          (1, ["train", cfg, "--out", os.path.join(folder, "o1"), "--bogus"])]),
+                     "bad option on rank 1", 2)
+    need(len(single) == 1 and line == single[0] + on_rank1, "bad option on rank 1: %r, expected %r"
+         % (line, single[0] + on_rank1 if single else single))
 
     line = one_error(mpi2("eval", os.path.join(one, "best.ckpt")), "eval", 2)
     need("only 'bptrain train'" in line, "eval under mpirun: %r" % line)
