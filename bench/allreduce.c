@@ -9,15 +9,20 @@
  *
  *   mpirun -np 2 --bind-to none bench/allreduce [--min-bytes 1024]
  *          [--max-bytes 67108864] [--net NAME=FLOATS]... [--no-sweep]
- *          [--warmup 5] [--min-reps 20] [--max-reps 2000] [--rep-time 0.25]
+ *          [--warmup 5] [--min-reps 20] [--max-reps 3000] [--rep-time 0.5]
+ *          [--passes 5]
  *
  * The sweep doubles from --min-bytes to --max-bytes (float32 vectors). Each
  * size: a checked first sum (every element must equal the exact sum of the
- * ranks' values), --warmup untimed calls, then repetitions, each started
- * after an MPI_Barrier; a repetition's time is the slowest rank's (an
- * MPI_Allreduce(MAX) outside the timed part). The number of repetitions is
- * --rep-time over the warm-up's median, within [--min-reps, --max-reps], the
- * same on every rank. Rank 0 writes CSV to standard output:
+ * ranks' values) and --warmup calls, whose median sets the number of
+ * repetitions: --rep-time over it, within [--min-reps, --max-reps], the same
+ * on every rank. The repetitions are split over --passes passes through all
+ * the sizes (forwards, then backwards), so that a slow stretch of a shared
+ * machine does not land on a few sizes alone; each pass warms a size up
+ * again before its repetitions. Each repetition starts after an
+ * MPI_Barrier, and its time is the slowest rank's (an MPI_Allreduce(MAX)
+ * outside the timed part); the statistics pool all passes. Rank 0 writes
+ * CSV to standard output:
  *
  *   kind,name,floats,bytes,ranks,path,reps,median_us,p10_us,p90_us,min_us,mpi_allreduce_median_us
  *
@@ -45,7 +50,7 @@ struct opts {
 	int nnets;
 	char *net_name[MAX_NETS];
 	size_t net_floats[MAX_NETS];
-	int warmup, min_reps, max_reps;
+	int warmup, min_reps, max_reps, passes;
 	double rep_time;
 };
 
@@ -74,12 +79,12 @@ static void usage(void)
 {
 	if (rank == 0)
 		fprintf(stderr, "usage: mpirun -np N allreduce [--min-bytes B] [--max-bytes B] [--net NAME=FLOATS]...\n"
-		                "         [--no-sweep] [--warmup N] [--min-reps N] [--max-reps N] [--rep-time S]\n");
+		                "         [--no-sweep] [--warmup N] [--min-reps N] [--max-reps N] [--rep-time S] [--passes N]\n");
 }
 
 static void parse(int argc, char **argv, struct opts *o)
 {
-	*o = (struct opts){ 1024, 64u << 20, 1, 0, { 0 }, { 0 }, 5, 20, 2000, 0.25 };
+	*o = (struct opts){ 1024, 64u << 20, 1, 0, { 0 }, { 0 }, 5, 20, 3000, 5, 0.5 };
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -107,6 +112,8 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->min_reps = (int)n;
 		else if (strcmp(a, "--max-reps") == 0 && parse_size(v, 1, 1000000, &n) == 0)
 			o->max_reps = (int)n;
+		else if (strcmp(a, "--passes") == 0 && parse_size(v, 1, 1000, &n) == 0)
+			o->passes = (int)n;
 		else if (strcmp(a, "--rep-time") == 0) {
 			char *end;
 			o->rep_time = strtod(v, &end);
@@ -163,26 +170,31 @@ static double once(enum what w, void *v, size_t n)
 	return slowest;
 }
 
-struct stats {
-	int reps;
-	double median, p10, p90, min;
+/* One size's measurements: the gradient sum (or, for the step sums, the
+ * f64 sum) and MPI_Allreduce, pooled over the passes. */
+struct item {
+	const char *kind;
+	char name[64];
+	size_t n;
+	enum what w;                /* WORLD_F32 or WORLD_F64 */
+	int per_pass;               /* repetitions in each pass */
+	int nw, nm;
+	double *tw, *tm;            /* seconds: bptrain's sum, MPI_Allreduce */
 };
 
-/* Warm-up, then repetitions of w on v[0..n): seconds. v holds zeros (a sum
- * of zeros stays zero: no overflow, no denormals over the repetitions). */
-static struct stats timed(const struct opts *o, enum what w, void *v, size_t n, double *t)
+static int clamp_reps(const struct opts *o, double want)
+{
+	return want < o->min_reps ? o->min_reps : want > o->max_reps ? o->max_reps : (int)want;
+}
+
+/* The warm-up: --warmup calls of w, kept out of the results; their median. */
+static double warm(const struct opts *o, enum what w, void *v, size_t n, double *scratch_t)
 {
 	int nw = o->warmup > 0 ? o->warmup : 1;
 	for (int i = 0; i < nw; i++)
-		t[i] = once(w, v, n);
-	qsort(t, (size_t)nw, sizeof *t, cmp_double);
-	double est = quantile(t, nw, 0.5);
-	double want = est > 0 ? ceil(o->rep_time / est) : o->max_reps;
-	int reps = want < o->min_reps ? o->min_reps : want > o->max_reps ? o->max_reps : (int)want;
-	for (int i = 0; i < reps; i++)
-		t[i] = once(w, v, n);
-	qsort(t, (size_t)reps, sizeof *t, cmp_double);
-	return (struct stats){ reps, quantile(t, reps, 0.5), quantile(t, reps, 0.1), quantile(t, reps, 0.9), t[0] };
+		scratch_t[i] = once(w, v, n);
+	qsort(scratch_t, (size_t)nw, sizeof *scratch_t, cmp_double);
+	return quantile(scratch_t, nw, 0.5);
 }
 
 /* The first sum of n floats, checked: rank r holds (i % 7) + r, so every
@@ -202,26 +214,38 @@ static void check(float *v, size_t n)
 	memset(v, 0, n * sizeof *v);
 }
 
-static void row(const char *kind, const char *name, size_t floats, size_t bytes, const char *path,
-                struct stats s, double mpi_median)
+static void row(const struct item *it)
 {
 	if (rank != 0)
 		return;
-	printf("%s,%s,%zu,%zu,%d,%s,%d,%.3f,%.3f,%.3f,%.3f,", kind, name, floats, bytes, nranks, path, s.reps,
-	       1e6 * s.median, 1e6 * s.p10, 1e6 * s.p90, 1e6 * s.min);
-	if (mpi_median >= 0)
-		printf("%.3f", 1e6 * mpi_median);
+	qsort(it->tw, (size_t)it->nw, sizeof *it->tw, cmp_double);
+	const double *t = it->tw;
+	int k = it->nw;
+	const char *path = it->w == WORLD_F64 || it->n * (size_t)nranks <= WORLD_SMALL_SUM ? "allgather"
+	                                                                                  : "alltoallv+allgatherv";
+	size_t bytes = it->n * (it->w == WORLD_F64 ? sizeof(double) : sizeof(float));
+	printf("%s,%s,%zu,%zu,%d,%s,%d,%.3f,%.3f,%.3f,%.3f,", it->kind, it->name, it->n, bytes, nranks, path, k,
+	       1e6 * quantile(t, k, 0.5), 1e6 * quantile(t, k, 0.1), 1e6 * quantile(t, k, 0.9), 1e6 * t[0]);
+	if (it->nm > 0) {
+		qsort(it->tm, (size_t)it->nm, sizeof *it->tm, cmp_double);
+		printf("%.3f", 1e6 * quantile(it->tm, it->nm, 0.5));
+	}
 	printf("\n");
 	fflush(stdout);
 }
 
-static void one_size(const struct opts *o, const char *kind, const char *name, size_t n, float *v, double *t)
+/* One pass over an item: warm-up, then its share of the repetitions. */
+static void pass(const struct opts *o, struct item *it, float *v, double *sums, double *wt)
 {
-	check(v, n);
-	struct stats s = timed(o, WORLD_F32, v, n, t);
-	struct stats m = timed(o, MPI_F32, v, n, t);
-	const char *path = n * (size_t)nranks <= WORLD_SMALL_SUM ? "allgather" : "alltoallv+allgatherv";
-	row(kind, name, n, n * sizeof(float), path, s, m.median);
+	void *buf = it->w == WORLD_F64 ? (void *)sums : (void *)v;
+	warm(o, it->w, buf, it->n, wt);
+	for (int i = 0; i < it->per_pass; i++)
+		it->tw[it->nw++] = once(it->w, buf, it->n);
+	if (it->w == WORLD_F32) {
+		warm(o, MPI_F32, v, it->n, wt);
+		for (int i = 0; i < it->per_pass; i++)
+			it->tm[it->nm++] = once(MPI_F32, v, it->n);
+	}
 }
 
 int main(int argc, char **argv)
@@ -248,32 +272,65 @@ int main(int argc, char **argv)
 	if (nranks < 2)
 		die("run it on 2 or more ranks (mpirun -np 2)");
 
-	size_t most = 0;
+	/* The sizes: the nets', the step sums, the sweep. */
+	int nsweep = 0;
 	if (o.sweep)
 		for (size_t b = o.min_bytes; b <= o.max_bytes; b *= 2)
-			most = b / sizeof(float) > most ? b / sizeof(float) : most;
-	for (int i = 0; i < o.nnets; i++)
-		most = o.net_floats[i] > most ? o.net_floats[i] : most;
-	int nt = o.max_reps > o.warmup ? o.max_reps : o.warmup;
-	float *v = malloc((most ? most : 1) * sizeof *v);
-	double *t = malloc((size_t)(nt > 0 ? nt : 1) * sizeof *t);
-	if (!v || !t)
+			nsweep++;
+	int nitems = o.nnets + 1 + nsweep;
+	struct item *items = calloc((size_t)nitems, sizeof *items);
+	if (!items)
 		die("out of memory");
+	size_t most = 1;
+	int k = 0;
+	for (int i = 0; i < o.nnets; i++, k++) {
+		items[k] = (struct item){ .kind = "net", .n = o.net_floats[i], .w = WORLD_F32 };
+		snprintf(items[k].name, sizeof items[k].name, "%s", o.net_name[i]);
+	}
+	items[k++] = (struct item){ .kind = "step_sums", .name = "loss+correct", .n = 2, .w = WORLD_F64 };
+	if (o.sweep)
+		for (size_t b = o.min_bytes; b <= o.max_bytes; b *= 2, k++) {
+			items[k] = (struct item){ .kind = "sweep", .n = b / sizeof(float), .w = WORLD_F32 };
+			snprintf(items[k].name, sizeof items[k].name, "%zu", b);
+		}
+	for (int i = 0; i < nitems; i++)
+		most = items[i].n > most ? items[i].n : most;
+	float *v = malloc(most * sizeof *v);
+	double *wt = malloc((size_t)(o.warmup > 0 ? o.warmup : 1) * sizeof *wt), sums[2] = { 0, 0 };
+	if (!v || !wt)
+		die("out of memory");
+
+	/* First: each size checked, then warmed up, its repetitions set from the
+	 * warm-up's median (the same on every rank: the times are the slowest
+	 * rank's) and split over the passes. */
+	for (int i = 0; i < nitems; i++) {
+		struct item *it = &items[i];
+		if (it->w == WORLD_F32)
+			check(v, it->n);
+		double est = warm(&o, it->w, it->w == WORLD_F64 ? (void *)sums : (void *)v, it->n, wt);
+		int reps = clamp_reps(&o, est > 0 ? ceil(o.rep_time / est) : o.max_reps);
+		it->per_pass = (reps + o.passes - 1) / o.passes;
+		it->tw = malloc((size_t)it->per_pass * (size_t)o.passes * sizeof *it->tw);
+		it->tm = malloc((size_t)it->per_pass * (size_t)o.passes * sizeof *it->tm);
+		if (!it->tw || !it->tm)
+			die("out of memory");
+	}
+	/* The passes go over every size in turn, forwards then backwards, so
+	 * that a slow stretch of the machine is shared out among the sizes. */
+	for (int p = 0; p < o.passes; p++)
+		for (int j = 0; j < nitems; j++)
+			pass(&o, &items[p % 2 ? nitems - 1 - j : j], v, sums, wt);
 
 	if (rank == 0)
 		printf("kind,name,floats,bytes,ranks,path,reps,median_us,p10_us,p90_us,min_us,mpi_allreduce_median_us\n");
-	for (int i = 0; i < o.nnets; i++)
-		one_size(&o, "net", o.net_name[i], o.net_floats[i], v, t);
-	double sums[2] = { 0, 0 };
-	row("step_sums", "loss+correct", 2, sizeof sums, "allgather", timed(&o, WORLD_F64, sums, 2, t), -1);
-	if (o.sweep)
-		for (size_t b = o.min_bytes; b <= o.max_bytes; b *= 2) {
-			char name[32];
-			snprintf(name, sizeof name, "%zu", b);
-			one_size(&o, "sweep", name, b / sizeof(float), v, t);
-		}
+	for (int i = 0; i < nitems; i++) {
+		row(&items[i]);
+		free(items[i].tw);
+		free(items[i].tm);
+	}
+	free(items);
 	free(v);
-	free(t);
+	free(wt);
 	for (int i = 0; i < o.nnets; i++)
 		free(o.net_name[i]);
 	return bp_world_end(0);

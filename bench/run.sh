@@ -459,7 +459,7 @@ mpi_section() {
 			| sed 's/n\/a//g' >>"$tmp/mpi-configs.csv"
 	done
 
-	log "== mpi: bench/allreduce (the gradient sum on 2 ranks), sweep 1 KB .. $(mb $((ALLREDUCE_MAX_BYTES / 1024))) MB and each net"
+	log "== mpi: bench/allreduce (the gradient sum on 2 ranks), sweep 1 KB .. $((ALLREDUCE_MAX_BYTES / 1024)) KB and each net"
 	local fit="" scaling_out=$SCALING
 	[ "$WRITE" = 1 ] || scaling_out=$tmp/SCALING.md
 	if "${MPIRUN[@]}" "$ALLREDUCE" "${net_args[@]}" --max-bytes "$ALLREDUCE_MAX_BYTES" \
@@ -477,13 +477,14 @@ mpi_section() {
 	else
 		log "  bench/allreduce failed: $(tail -3 "$tmp/allreduce.err")"
 	fi
-	local secs=$(($(date +%s) - t0))
+	local secs=$(($(date +%s) - t0)) load_after
+	load_after=$(awk '{ print $1 }' /proc/loadavg)
 
 	# ---- tables
 	local epochs="| net | global batch | 1 × 1 s/epoch (best) | 1 × 2 s/epoch (best) | 2 × 1 s/epoch (best) |
 |---|---|---|---|---|"
-	local speed="| net | 1 × 1 samples/s | 1 × 2 samples/s | 2 × 1 samples/s | (2 × 1) / (1 × 2) (target ≥ 0.9) | 2 × 1 / 1 × 1 | 1 × 2 / 1 × 1 | gradient sum µs (bench/allreduce) | 1 × 2 step µs | 2 × 1 step µs | val_acc 1 × 2 / 2 × 1 | 2 × 1 metrics = 1 × 2's | 2 × 1 identical across rounds |
-|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+	local speed="| net | 1 × 1 samples/s | 1 × 2 samples/s | 2 × 1 samples/s | (2 × 1) / (1 × 2) (target ≥ 0.9) | the same, best epochs | 2 × 1 / 1 × 1 | 1 × 2 / 1 × 1 | gradient sum µs (bench/allreduce) | 1 × 2 step µs | 2 × 1 step µs | val_acc 1 × 2 / 2 × 1 | 2 × 1 metrics = 1 × 2's | 2 × 1 identical across rounds |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 	local met="" missed="" p s12 s21 s11 rt same eq sum_us
 	for net in $MPI_NETS; do
 		p=$tmp/mpi-$net
@@ -505,7 +506,7 @@ mpi_section() {
 		epochs+="
 | $net $(net_layers "$net" | tr , -) | $(net_batch "$net") | $(sec "$(median "$p-1x1.epoch")" "$(best "$p-1x1.epoch")") | $(sec "$(median "$p-1x2.epoch")" "$(best "$p-1x2.epoch")") | $(sec "$(median "$p-2x1.epoch")" "$(best "$p-2x1.epoch")") |"
 		speed+="
-| $net | $s11 | $s12 | $s21 | $rt ($(meets "$rt" 0.9)) | $(ratio "$s21" "$s11") | $(ratio "$s12" "$s11") | ${sum_us:-n/a} | $(ratio "$(net_batch "$net")e6" "$s12" 0) | $(ratio "$(net_batch "$net")e6" "$s21" 0) | $(acc "$(median "$p-1x2.acc")") / $(acc "$(median "$p-2x1.acc")") | $eq | $same |"
+| $net | $s11 | $s12 | $s21 | $rt ($(meets "$rt" 0.9)) | $(ratio "$(best "$p-1x2.epoch")" "$(best "$p-2x1.epoch")") | $(ratio "$s21" "$s11") | $(ratio "$s12" "$s11") | ${sum_us:-n/a} | $(ratio "$(net_batch "$net")e6" "$s12" 0) | $(ratio "$(net_batch "$net")e6" "$s21" 0) | $(acc "$(median "$p-1x2.acc")") / $(acc "$(median "$p-2x1.acc")") | $eq | $same |"
 		if [ "$(meets "$rt" 0.9)" = yes ]; then met+="${met:+, }$net $rt"; else missed+="${missed:+, }$net $rt"; fi
 	done
 	local b80="" alpha beta
@@ -518,20 +519,26 @@ mpi_section() {
 | $net | $link | $(tr ' ' '\n' <<<"$cells" | cut -d: -f2 | paste -sd/ | sed 's|/| / |g') |"
 		done < <(awk '$1 == "b80"' <<<"$fit")
 	fi
-	local cmd="bench/run.sh --mpi-only"
+	local cmd="bench/run.sh --mpi-only" how="the MPI section of \`bench/run.sh\`, alone"
+	[ $MPI_ONLY = 1 ] || { cmd="bench/run.sh"; how="its MPI section; \`bench/run.sh --mpi-only\` runs that alone"; }
 	[ "$MPI_ROUNDS" != 3 ] && cmd="MPI_ROUNDS=$MPI_ROUNDS $cmd"
 	[ "$MPI_EPOCHS" != 2 ] && cmd="MPI_EPOCHS=$MPI_EPOCHS $cmd"
 	[ "$MPI_NETS" != "seed wide cnn" ] && cmd="MPI_NETS=\"$MPI_NETS\" $cmd"
+	[ "$ALLREDUCE_MAX_BYTES" != 67108864 ] && cmd="ALLREDUCE_MAX_BYTES=$ALLREDUCE_MAX_BYTES $cmd"
 	local quiet
 	if awk -v l="$load" 'BEGIN { exit !(l > 0.5) }'; then
 		quiet="Load average (1 min) before the section: $load: other work shared the 2 cores, so these numbers are noisy (MPI ranks that wait for each other suffer most when a core is taken); rerun on a quiet machine."
 	else
-		quiet="Load average (1 min) before the section: $load (a quiet machine; during the run the load is the benchmark's own)."
+		quiet="Load average (1 min) before the section: $load (a quiet machine at the start)."
 	fi
+	quiet+=" At the end: $load_after (the section's own runs account for up to 2 of it)."
 	local section="<!-- mpi-scaling:begin -->
 ## Data-parallel speed (MPI) and scaling
 
-Run of \`$cmd\` (the MPI section of \`bench/run.sh\`; \`bench/run.sh\` runs it after the rest), started $started, $secs s.
+Rerun: \`bench/run.sh --mpi-only\` (this section alone, about $(((secs + 59) / 60)) min here; no PyTorch needed) or
+\`bench/run.sh\` (the training-speed rows, then this). Environment: MPI_ROUNDS, MPI_EPOCHS, MPI_NETS (see the script).
+
+Run of \`$cmd\` ($how), started $started, $secs s.
 Machine: $(lscpu | awk -F: '/Model name/ { sub(/^ +/, "", $2); print $2; exit }'), $(nproc) cores; $(mpirun --version 2>/dev/null | head -1); \`$BUILD\`.
 Same config and global batch in the three layouts: 1 × 2 is \`bptrain train CONFIG --threads 2\`, 2 × 1
 \`mpirun -np 2 --bind-to none --timeout $TIMEOUT bptrain train CONFIG --threads 1\` (each rank half of every batch), 1 × 1
@@ -545,7 +552,7 @@ $epochs
 
 $speed
 
-Target: (2 × 1) / (1 × 2) ≥ 0.9 (MPI costs little on one box).
+Target: (2 × 1) / (1 × 2) ≥ 0.9 (MPI costs little on one box), on the medians.
 Verdict of this run (written by the script): met: ${met:-none}; missed: ${missed:-none}.
 $quiet
 
