@@ -313,7 +313,8 @@ def main():
     w("global batch B on p nodes:")
     w("")
     w("- compute = (B/p)·t_sample + t_opt: t_opt is `bptrain time`'s optimiser step at 2")
-    w("  threads (every rank runs it over all the parameters), t_sample the rest of the")
+    w("  threads, or at 1 when that is shorter (its 2-thread row includes the threads'")
+    w("  barrier; every rank runs the step over all the parameters), t_sample the rest of the")
     w("  1 × 2 step per sample (from the measured samples/s; it includes the epoch's")
     w("  validation pass, which the ranks split too). It assumes the time per sample")
     w("  does not grow as a node's share of the batch shrinks: optimistic at small")
@@ -336,20 +337,23 @@ def main():
     w("an RDMA one a few µs (with MPI's software on top, 5 µs assumed).")
     w("")
 
-    w("Per config, with t_sample and t_opt as measured at 2 threads:")
+    w("Per config, with t_sample and t_opt as measured (`bptrain time`'s optimiser step at 1 / 2 threads in brackets):")
     w("")
-    w("| net | parameters | config's global batch | t_sample µs | t_opt µs | step on 1 node µs |")
+    w("| net | parameters | config's global batch | t_sample µs | t_opt µs (1 / 2 threads) | step on 1 node µs |")
     w("|---|---|---|---|---|---|")
     per = []
     for c in cfgs:
         if not c["sps_1x2"]:
             continue
         step1 = c["batch"] / c["sps_1x2"]
-        topt = min((c["opt_ms_2t"] or 0) * 1e-3, 0.9 * step1)
+        opts = [v for v in (c["opt_ms_2t"], c["opt_ms_1t"]) if v]
+        topt = min(min(opts) * 1e-3 if opts else 0.0, 0.9 * step1)
         tsamp = (step1 - topt) / c["batch"]
         per.append((c, tsamp, topt))
-        w("| %s | %d | %d | %.2f | %.1f | %.0f |" % (c["net"], c["params"], c["batch"], tsamp * 1e6, topt * 1e6,
-                                                    step1 * 1e6))
+        f = lambda v: "%.1f" % (v * 1e3) if v else "?"
+        w("| %s | %d | %d | %.2f | %.1f (%s / %s) | %.0f |" % (c["net"], c["params"], c["batch"], tsamp * 1e6,
+                                                              topt * 1e6, f(c["opt_ms_1t"]), f(c["opt_ms_2t"]),
+                                                              step1 * 1e6))
     w("")
 
     def eff(c, tsamp, topt, B, p, alpha, beta, lat="ring"):
