@@ -10,7 +10,8 @@
  * bp_world_sum_* gathers the part of the vector it owns from every rank
  * (MPI_Alltoallv), adds the parts in rank order 0, 1, ... N-1, and shares
  * its sums back (MPI_Allgatherv); short vectors are gathered whole and added
- * in the same order. So every rank gets the same bits, and the same N gives
+ * in the same order (two ranks use MPI_Allreduce: each element is then
+ * one addition, x0 + x1, which commutes exactly). So every rank gets the same bits, and the same N gives
  * the same bits every run. This is the reduce-scatter + allgather that
  * bandwidth-optimal allreduces (ring, Rabenseifner) do, as MPI collectives.
  *
