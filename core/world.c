@@ -89,6 +89,72 @@ int bp_world_init(int *argc, char ***argv, struct bp_err *err)
 	return 0;
 }
 
+/* Sums through memory the ranks share, when they all run on this machine:
+ * each rank's vector goes into its segment of an MPI shared-memory window
+ * (MPI_Win_allocate_shared), each rank adds its part over the segments in
+ * rank order, and copies the others' parts of the result from theirs: the
+ * same additions as the other paths, with one copy in and one copy out
+ * instead of messages. The window holds two buffers per rank, used in
+ * turn, so that a sum never writes the buffer another rank may still be
+ * reading from the previous one (each sum's first barrier comes after
+ * every rank's reads of two sums before). */
+static struct {
+	bool tried, ok;             /* set up (ok), or found impossible */
+	MPI_Win win;
+	size_t cap;                 /* bytes per buffer */
+	char **seg;                 /* size: each rank's two buffers */
+	int turn;
+} shm;
+
+#define SHM_MIN_BYTES 16384     /* shorter sums: the message paths cost less than two barriers */
+
+static void shm_release(void)
+{
+	if (shm.ok) {
+		MPI_Barrier(MPI_COMM_WORLD);   /* nobody still reads the old buffers */
+		MPI_Win_unlock_all(shm.win);
+		MPI_Win_free(&shm.win);
+	}
+	free(shm.seg);
+	memset(&shm, 0, sizeof shm);
+}
+
+/* Room for sums of bytes; false: use the message paths. Collective (every
+ * rank asks for the same size at the same sum). */
+static bool shm_reserve(size_t bytes)
+{
+	if (shm.ok && bytes <= shm.cap)
+		return true;
+	if ((shm.tried && !shm.ok) || w.local != w.size)
+		return false;
+	shm_release();
+	shm.tried = true;
+	size_t cap = (bytes + 63) / 64 * 64;
+	if (cap > (size_t)INT_MAX / 4 || !(shm.seg = calloc((size_t)w.size, sizeof *shm.seg)))
+		return false;
+	char *base;
+	if (MPI_Win_allocate_shared((MPI_Aint)(2 * cap), 1, MPI_INFO_NULL, MPI_COMM_WORLD, &base, &shm.win)
+	    != MPI_SUCCESS)
+		return false;
+	for (int r = 0; r < w.size; r++) {
+		MPI_Aint size;
+		int unit;
+		MPI_Win_shared_query(shm.win, r, &size, &unit, &shm.seg[r]);
+	}
+	MPI_Win_lock_all(MPI_MODE_NOCHECK, shm.win);
+	shm.ok = true;
+	shm.cap = cap;
+	return true;
+}
+
+/* Every rank's writes to its segment are visible to all after this. */
+static void shm_fence(void)
+{
+	MPI_Win_sync(shm.win);
+	MPI_Barrier(MPI_COMM_WORLD);
+	MPI_Win_sync(shm.win);
+}
+
 int bp_world_end(int status)
 {
 	if (!w.on)
@@ -99,6 +165,7 @@ int bp_world_end(int status)
 		MPI_Barrier(MPI_COMM_WORLD);
 		_exit(status);
 	}
+	shm_release();
 	MPI_Finalize();
 	free(w.scratch);
 	free(w.counts);
@@ -148,17 +215,47 @@ static void part(size_t n, int r, size_t *lo, size_t *hi)
 ADD_IN_ORDER(add_in_order_f32, float)
 ADD_IN_ORDER(add_in_order_f64, double)
 
+/* The shared-memory sum of v[0..n) (see shm above); T the element type. */
+#define SHM_SUM(NAME, T)                                                                          \
+	static void NAME(T *v, size_t n)                                                                  \
+	{                                                                                                 \
+		size_t off = (size_t)shm.turn * shm.cap, lo, hi;                                              \
+		shm.turn ^= 1;                                                                                \
+		T *mine = (T *)(shm.seg[w.rank] + off);                                                       \
+		memcpy(mine, v, n * sizeof *v);                                                               \
+		shm_fence();                                                                                  \
+		part(n, w.rank, &lo, &hi);                                                                    \
+		memcpy(v + lo, (const T *)(shm.seg[0] + off) + lo, (hi - lo) * sizeof *v);                    \
+		for (int r = 1; r < w.size; r++) {                                                            \
+			const T *restrict p = (const T *)(shm.seg[r] + off) + lo;                                 \
+			T *restrict o = v + lo;                                                                   \
+			for (size_t j = 0; j < hi - lo; j++)                                                      \
+				o[j] += p[j];                                                                         \
+		}                                                                                             \
+		memcpy(mine + lo, v + lo, (hi - lo) * sizeof *v);                                             \
+		shm_fence();                                                                                  \
+		for (int r = 0; r < w.size; r++)                                                              \
+			if (r != w.rank) {                                                                        \
+				part(n, r, &lo, &hi);                                                                 \
+				memcpy(v + lo, (const T *)(shm.seg[r] + off) + lo, (hi - lo) * sizeof *v);            \
+			}                                                                                         \
+	}
+
 /* One body for both element types: T the C type, MT the MPI one, ADD the
  * rank-order sum above. With two ranks each element's sum is one addition,
  * x0 + x1, and IEEE addition is commutative: MPI's own MPI_Allreduce then
  * gives the same bits whichever rank adds, in one collective instead of
  * two (about half the time, bench/allreduce). */
-#define WORLD_SUM(NAME, T, MT, ADD)                                                                    \
+#define WORLD_SUM(NAME, T, MT, ADD, SHM)                                                                    \
 	void NAME(T *v, size_t n)                                                                         \
 	{                                                                                                 \
 		if (w.size <= 1 || n == 0)                                                                    \
 			return;                                                                                   \
 		BP_BUG(n > (size_t)INT_MAX);                                                                  \
+		if (n * sizeof *v >= SHM_MIN_BYTES && shm_reserve(n * sizeof *v)) {                           \
+			SHM(v, n);                                                                                \
+			return;                                                                                   \
+		}                                                                                             \
 		if (w.size == 2) {                                                                            \
 			MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MT, MPI_SUM, MPI_COMM_WORLD);                       \
 			return;                                                                                   \
@@ -188,8 +285,10 @@ ADD_IN_ORDER(add_in_order_f64, double)
 		MPI_Allgatherv(MPI_IN_PLACE, 0, MT, v, scounts, sdispls, MT, MPI_COMM_WORLD);                 \
 	}
 
-WORLD_SUM(bp_world_sum_f32, float, MPI_FLOAT, add_in_order_f32)
-WORLD_SUM(bp_world_sum_f64, double, MPI_DOUBLE, add_in_order_f64)
+SHM_SUM(shm_sum_f32, float)
+SHM_SUM(shm_sum_f64, double)
+WORLD_SUM(bp_world_sum_f32, float, MPI_FLOAT, add_in_order_f32, shm_sum_f32)
+WORLD_SUM(bp_world_sum_f64, double, MPI_DOUBLE, add_in_order_f64, shm_sum_f64)
 
 void bp_world_or_u8(unsigned char *v, size_t n)
 {
