@@ -40,8 +40,6 @@
 #include "simd.h"
 #include "world.h"
 
-/* core/world.c gathers vectors whole when floats × ranks ≤ this (SMALL_SUM). */
-#define WORLD_SMALL_SUM 4096
 #define MAX_NETS 16
 
 struct opts {
@@ -221,9 +219,8 @@ static void row(const struct item *it)
 	qsort(it->tw, (size_t)it->nw, sizeof *it->tw, cmp_double);
 	const double *t = it->tw;
 	int k = it->nw;
-	const char *path = it->w == WORLD_F64 || it->n * (size_t)nranks <= WORLD_SMALL_SUM ? "allgather"
-	                                                                                  : "alltoallv+allgatherv";
 	size_t bytes = it->n * (it->w == WORLD_F64 ? sizeof(double) : sizeof(float));
+	const char *path = bp_world_sum_path(bytes);   /* (the f64 sums: by bytes too, close enough for 2 doubles) */
 	printf("%s,%s,%zu,%zu,%d,%s,%d,%.3f,%.3f,%.3f,%.3f,", it->kind, it->name, it->n, bytes, nranks, path, k,
 	       1e6 * quantile(t, k, 0.5), 1e6 * quantile(t, k, 0.1), 1e6 * quantile(t, k, 0.9), 1e6 * t[0]);
 	if (it->nm > 0) {

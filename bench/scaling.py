@@ -149,9 +149,12 @@ def main():
     cfgs = read_configs(a.configs)
     ranks = int(ar[0]["ranks"])
     sweep = [r for r in ar if r["kind"] == "sweep"]
-    big = [r for r in sweep if r["path"] != "allgather"]
+    # The sizes the model describes: one reduce-scatter + allgather's worth of
+    # traffic (the shared-memory path moves the same bytes through memory);
+    # shorter vectors go through MPI's own short-message collectives.
+    big = [r for r in sweep if r["path"] in ("shared-memory", "alltoallv+allgatherv")]
     if len(big) < 3:
-        fail("the sweep needs 3 or more sizes on the alltoallv+allgatherv path")
+        fail("the sweep needs 3 or more sizes on the shared-memory or alltoallv+allgatherv path")
     nets = {r["name"]: r for r in ar if r["kind"] == "net"}
     step_sums = next((r for r in ar if r["kind"] == "step_sums"), None)
 
@@ -201,11 +204,16 @@ def main():
     w("before the optimiser step (core/team.c); **the sum is not overlapped with the")
     w("backward pass**, so its whole time adds to every step. Every rank then runs the")
     w("optimiser over all the parameters, so that part of the step does not shrink")
-    w("with the node count either. The sum (core/world.c, `bp_world_sum_f32`) is a")
-    w("reduce-scatter (`MPI_Alltoallv` of each rank's 1/p part of the vector, the")
-    w("parts added in rank order) followed by an allgather (`MPI_Allgatherv`): the")
-    w("data movement of a ring or Rabenseifner allreduce, chosen so that every rank")
-    w("gets the same bits in every run.")
+    w("with the node count either. The sum (core/world.c, `bp_world_sum_f32`) adds")
+    w("the ranks' vectors in rank order, so that every rank gets the same bits in")
+    w("every run. Across machines it is a reduce-scatter (`MPI_Alltoallv` of each")
+    w("rank's 1/p part of the vector, the parts added in rank order) followed by an")
+    w("allgather (`MPI_Allgatherv`): the data movement of a ring or Rabenseifner")
+    w("allreduce, which the projection below models (two ranks on two machines use")
+    w("`MPI_Allreduce`: one addition per element commutes exactly). When all ranks")
+    w("share one machine, as measured here, the ranks' vectors meet in an MPI")
+    w("shared-memory window instead (one copy in, each rank's part summed from the")
+    w("others' segments, one copy out): the same additions, without messages.")
     w("")
 
     # ---- measured, per net
@@ -214,8 +222,8 @@ def main():
     w("`bench/allreduce` times `bp_world_sum_f32` itself: a checked first call, warm-up,")
     w("then repetitions each started after a barrier, the slowest rank's time; median")
     w("(10th–90th percentile). For comparison, the library's `MPI_Allreduce(MPI_SUM)` of")
-    w("the same vector (not bit-reproducible across runs, which is why bptrain does")
-    w("not use it). The step time is the 1 process × 2 threads step (global batch /")
+    w("the same vector (with more than 2 ranks its order of additions is the")
+    w("library's choice, which is why bptrain does not use it there). The step time is the 1 process × 2 threads step (global batch /")
     w("samples per second); 2 × 1's step is that of 2 processes × 1 thread.")
     w("")
     w("| net | parameters | gradient | `bp_world_sum_f32` µs | `MPI_Allreduce` µs | model µs | step 1×2 µs | step 2×1 µs | sum / 2×1 step |")
@@ -238,7 +246,7 @@ def main():
     if step_sums:
         w("")
         w("The step's other collective, the loss and correct count (2 doubles, `bp_world_sum_f64`,")
-        w("an `MPI_Allgather`): %s µs." % fmt_us(step_sums["median_us"] * 1e-6))
+        w("its %s path): %s µs." % (step_sums["path"], fmt_us(step_sums["median_us"] * 1e-6)))
     w("")
 
     # ---- on this box: the 2 x 1 step, predicted and measured
@@ -270,9 +278,10 @@ def main():
     w("T(n, p) = 2(p − 1)·α + 2(p − 1)/p · n·β, n the gradient's bytes, p the ranks; at")
     w("p = %d, T = %s·α + %s·n·β. Least squares on the medians of the %d sweep sizes that" % (
         ranks, "%g" % (2 * (ranks - 1)), "%g" % (2 * (ranks - 1) / ranks), len(big)))
-    w("take the reduce-scatter path (%s to %s; smaller vectors are gathered whole," % (
-        fmt_bytes(big[0]["bytes"]), fmt_bytes(big[-1]["bytes"])))
-    w("`MPI_Allgather`), weighted by 1/T² so that every size counts by its relative error:")
+    w("take the %s path (%s to %s; smaller vectors go through `%s`)," % (
+        big[0]["path"], fmt_bytes(big[0]["bytes"]), fmt_bytes(big[-1]["bytes"]),
+        "MPI_Allreduce" if ranks == 2 else "MPI_Allgather"))
+    w("weighted by 1/T² so that every size counts by its relative error:")
     w("")
     w("- **α = %.2f µs** per message step, **β = %.3f ns/byte** (%.2f GB/s per rank of the" % (
         alpha_shm * 1e6, beta_shm * 1e9, 1e-9 / beta_shm))
@@ -298,9 +307,9 @@ def main():
     w("|---|---|---|---|---|")
     for r in sweep:
         model = t_allreduce(r["bytes"], ranks, alpha_shm, beta_shm)
-        used = r["path"] != "allgather"
+        used = r["path"] in ("shared-memory", "alltoallv+allgatherv")
         w("| %s%s | %s (%s–%s) | %s | %s | %s |" % (
-            fmt_bytes(r["bytes"]), "" if used else " (gathered whole, not fitted)",
+            fmt_bytes(r["bytes"]), "" if used else " (%s, not fitted)" % r["path"],
             fmt_us(r["median_us"] * 1e-6), fmt_us(r["p10_us"] * 1e-6), fmt_us(r["p90_us"] * 1e-6),
             fmt_us(model), "%.2f" % (model / (r["median_us"] * 1e-6)),
             fmt_us(r["mpi_us"] * 1e-6) if r["mpi_us"] is not None else "n/a"))

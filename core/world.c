@@ -241,6 +241,17 @@ ADD_IN_ORDER(add_in_order_f64, double)
 			}                                                                                         \
 	}
 
+const char *bp_world_sum_path(size_t bytes)
+{
+	if (w.size <= 1)
+		return "local";
+	if (bytes >= SHM_MIN_BYTES && w.local == w.size && !(shm.tried && !shm.ok))
+		return "shared-memory";
+	if (w.size == 2)
+		return "allreduce";
+	return bytes / sizeof(float) * (size_t)w.size <= SMALL_SUM ? "allgather" : "alltoallv+allgatherv";
+}
+
 /* One body for both element types: T the C type, MT the MPI one, ADD the
  * rank-order sum above. With two ranks each element's sum is one addition,
  * x0 + x1, and IEEE addition is commutative: MPI's own MPI_Allreduce then
@@ -358,6 +369,7 @@ int bp_world_agree(int rc, struct bp_err *err)
 #else /* without MPI: the world is this process */
 
 const char *bp_world_library(void) { return "none"; }
+const char *bp_world_sum_path(size_t bytes) { (void)bytes; return "local"; }
 
 int bp_world_init(int *argc, char ***argv, struct bp_err *err)
 {

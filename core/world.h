@@ -59,6 +59,10 @@ int bp_world_local_size(void);
 /* v[0..n) ← Σ over the ranks of their v[0..n), in rank order. */
 void bp_world_sum_f32(float *v, size_t n);
 void bp_world_sum_f64(double *v, size_t n);
+/* The way bp_world_sum_* adds a vector of this many bytes (for benchmarks):
+ * "local" (this process alone), "shared-memory", "allreduce" (two ranks),
+ * "allgather" (short vectors) or "alltoallv+allgatherv". */
+const char *bp_world_sum_path(size_t bytes);
 /* v[0..n) ← the elementwise OR over the ranks. */
 void bp_world_or_u8(unsigned char *v, size_t n);
 /* True on every rank when flag is true on any. */
