@@ -15,7 +15,6 @@ skip with the reason. The last line is "N passed, M failed".
 Every mpirun is bounded twice: its own --timeout and the subprocess timeout
 (after which the test kills mpirun and its ranks, by pid).
 """
-import gzip
 import json
 import math
 import os
@@ -24,20 +23,18 @@ import re
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-from checks import CheckFailed, Skip, check, need, run_checks
+from checks import FM, CheckFailed, Skip, check, fashion_subset, need, run_checks
 
 BPTRAIN = None
 TMP = None
 ASAN = False
 MPIRUN = shutil.which("mpirun")
-FM = "/usr/share/datasets/fashion-mnist"
 RUN_FILES = ["best.ckpt", "config.yaml", "curves.svg", "last.ckpt", "layers.csv", "metrics.csv", "summary.json"]
 SUMMARY_NUMBERS = ("epochs_run", "best_epoch", "best_val_accuracy", "best_val_loss", "test_loss", "test_accuracy")
 TOL = 1e-4
@@ -99,23 +96,6 @@ def long_config(folder, epochs):
     run lasts a few seconds and a signal lands mid-epoch."""
     n = 6000 // (8 if ASAN else 1)
     return spirals_config(folder, n=n, epochs=epochs, batch=4, units=384, lr=0.001)
-
-
-def fashion_subset(folder, split, n):
-    """The first n samples of a Fashion-MNIST split as a new IDX pair (as
-    test_train_e2e.py's c11 does)."""
-    prefix = "train" if split == "train" else "t10k"
-    out = []
-    for kind, hdr in (("images", 16), ("labels", 8)):
-        with gzip.open(os.path.join(FM, "%s-%s-idx%d-ubyte.gz" % (prefix, kind, 3 if kind == "images" else 1))) as f:
-            head = f.read(hdr)
-            body = f.read(n * (784 if kind == "images" else 1))
-        head = head[:4] + struct.pack(">I", n) + head[8:]
-        path = os.path.join(folder, "%s-%s-%d-idx-ubyte" % (prefix, kind, n))
-        with open(path, "wb") as f:
-            f.write(head + body)
-        out.append(path)
-    return out
 
 
 # ---- running bptrain -------------------------------------------------------

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 
-from checks import CheckFailed, check, need, run_checks
+from checks import FM, CheckFailed, check, fashion_subset, need, run_checks
 
 BPTRAIN = None
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -900,27 +900,6 @@ def c14_blas_kernels():
     need(auto == want, "OpenBLAS chose %s on a CPU with %s; bptrain ran %s, expected %s"
          % (own, "avx512f" if "avx512f" in flags else "avx2" if "avx2" in flags else "neither", auto, want))
     print("    OpenBLAS's own choice %s, bptrain's %s" % (own, auto))
-
-
-FM = "/usr/share/datasets/fashion-mnist"
-
-
-def fashion_subset(folder, split, n):
-    """The first n samples of a Fashion-MNIST split as a new IDX pair, so
-    that every config trains in seconds (under ASan too)."""
-    prefix = "train" if split == "train" else "t10k"
-    out = []
-    for kind, hdr in (("images", 16), ("labels", 8)):
-        with gzip.open(os.path.join(FM, "%s-%s-idx%d-ubyte.gz" % (prefix, kind, 3 if kind == "images" else 1))) as f:
-            head = f.read(hdr)
-            per = 784 if kind == "images" else 1
-            body = f.read(n * per)
-        head = head[:4] + struct.pack(">I", n) + head[8:]
-        path = os.path.join(folder, "%s-%s-%d-idx-ubyte" % (prefix, kind, n))
-        with open(path, "wb") as f:
-            f.write(head + body)
-        out.append(path)
-    return out
 
 
 def smooth_sets(text):
