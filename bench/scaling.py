@@ -54,12 +54,17 @@ def num(s, what):
         fail("%s: not a number: %r" % (what, s))
 
 
-def read_allreduce(path):
+def read_rows(path):
+    """A CSV file's rows as dicts; a one-line error when it cannot be read."""
     try:
         with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
+            return list(csv.DictReader(f))
     except OSError as e:
         fail("%s: %s" % (path, e.strerror))
+
+
+def read_allreduce(path):
+    rows = read_rows(path)
     need = {"kind", "name", "floats", "bytes", "ranks", "path", "median_us", "p10_us", "p90_us", "min_us"}
     if not rows or not need <= set(rows[0]):
         fail("%s: not bench/allreduce output (columns %s)" % (path, ", ".join(sorted(need))))
@@ -72,11 +77,7 @@ def read_allreduce(path):
 
 
 def read_configs(path):
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-    except OSError as e:
-        fail("%s: %s" % (path, e.strerror))
+    rows = read_rows(path)
     if not rows:
         fail("%s: no configs" % path)
     for r in rows:
